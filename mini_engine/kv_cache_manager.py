@@ -1,0 +1,164 @@
+"""`KVCacheManager`: which blocks each request holds, prefix-cache lookups and `allocate_slots`.
+
+Mirrors vllm/v1/core/kv_cache_manager.py for one full-attention group:
+blocks are allocated just in time (`cdiv(tokens, block_size)`), full blocks are
+registered in the prefix cache at allocation, a failed allocation changes
+nothing, and a request's blocks are freed in reverse order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .block_pool import BlockPool
+from .request import Request
+
+NONE_HASH = 0  # parent hash of block 0 (vLLM: a fixed seed hash)
+
+
+def cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def make_block_hasher(block_size: int):
+    """Extends `request.block_hashes` to cover every full block of its tokens (chained hashes).
+
+    Tuples of ints hash identically in every process, so traces are reproducible.
+    """
+
+    def hash_request_blocks(request: Request) -> None:
+        hashes = request.block_hashes
+        n_full = request.num_tokens // block_size
+        if len(hashes) >= n_full:
+            return
+        tokens = request._all_token_ids
+        parent = hashes[-1] if hashes else NONE_HASH
+        for i in range(len(hashes), n_full):
+            parent = hash((parent, tuple(tokens[i * block_size:(i + 1) * block_size])))
+            hashes.append(parent)
+
+    return hash_request_blocks
+
+
+@dataclass
+class PrefixCacheStats:
+    """Per-step prefix-cache counters (vLLM stats.py); queries and hits are in tokens."""
+
+    requests: int = 0
+    queries: int = 0
+    hits: int = 0
+    preempted_requests: int = 0
+    preempted_queries: int = 0
+    preempted_hits: int = 0
+
+    def record(self, num_tokens: int, num_hits: int, preempted: bool) -> None:
+        if preempted:
+            self.preempted_requests += 1
+            self.preempted_queries += num_tokens
+            self.preempted_hits += num_hits
+        else:
+            self.requests += 1
+            self.queries += num_tokens
+            self.hits += num_hits
+
+
+class KVCacheManager:
+    def __init__(self, block_size: int, num_gpu_blocks: int, enable_caching: bool,
+                 max_model_len: int) -> None:
+        self.block_size = block_size
+        self.enable_caching = enable_caching
+        self.max_model_len = max_model_len
+        self.block_pool = BlockPool(num_gpu_blocks, enable_caching)
+        self.req_to_blocks: dict[str, list[int]] = {}
+        self.num_cached_block: dict[str, int] = {}
+        self.prefix_cache_stats = PrefixCacheStats()
+
+    @property
+    def usage(self) -> float:
+        return self.block_pool.get_usage()
+
+    def get_block_ids(self, request_id: str) -> list[int]:
+        return list(self.req_to_blocks.get(request_id, ()))
+
+    def make_prefix_cache_stats(self) -> PrefixCacheStats:
+        stats, self.prefix_cache_stats = self.prefix_cache_stats, PrefixCacheStats()
+        return stats
+
+    def record_prefix_cache_stats(self, request: Request, num_hits: int) -> None:
+        if self.enable_caching:
+            self.prefix_cache_stats.record(request.num_tokens, num_hits, request.num_preemptions > 0)
+
+    def get_computed_blocks(self, request: Request) -> tuple[list[int], int]:
+        """Longest run of cached full blocks, capped so at least one token is recomputed."""
+        if not self.enable_caching:
+            return [], 0
+        max_blocks = (request.num_tokens - 1) // self.block_size
+        lookup = self.block_pool.cached_block_hash_to_block.get
+        hits: list[int] = []
+        for h in request.block_hashes[:max_blocks]:
+            blocks = lookup(h)
+            if not blocks:
+                break
+            hits.append(next(iter(blocks)))
+        return hits, len(hits) * self.block_size
+
+    def _num_blocks_to_allocate(self, request_id: str, num_tokens: int,
+                                new_computed_blocks: list[int]) -> int:
+        held = self.req_to_blocks.get(request_id)
+        num_held = len(held) if held else 0
+        num_new = max(cdiv(num_tokens, self.block_size) - len(new_computed_blocks) - num_held, 0)
+        # Prefix-hit blocks sitting idle in the free queue leave it when touched.
+        ref_cnt = self.block_pool.ref_cnt
+        return num_new + sum(1 for b in new_computed_blocks if ref_cnt[b] == 0)
+
+    def allocate_slots(self, request: Request, num_new_tokens: int,
+                       num_new_computed_tokens: int = 0,
+                       new_computed_blocks: list[int] | None = None,
+                       full_sequence_must_fit: bool = False) -> list[int] | None:
+        """Blocks for `num_new_tokens` more tokens, or None (and no side effects) if they don't fit."""
+        new_computed_blocks = new_computed_blocks or []
+        pool = self.block_pool
+        rid = request.request_id
+        total_computed = min(request.num_computed_tokens + num_new_computed_tokens, self.max_model_len)
+        if full_sequence_must_fit:
+            full = min(request.num_tokens, self.max_model_len)
+            if self._num_blocks_to_allocate(rid, full, new_computed_blocks) > pool.get_num_free_blocks():
+                return None
+        num_tokens_need_slot = min(total_computed + num_new_tokens, self.max_model_len)
+        if self._num_blocks_to_allocate(rid, num_tokens_need_slot,
+                                        new_computed_blocks) > pool.get_num_free_blocks():
+            return None
+        blocks = self.req_to_blocks.get(rid)
+        if blocks is None:
+            blocks = self.req_to_blocks[rid] = []
+            if new_computed_blocks:
+                pool.touch(new_computed_blocks)
+                blocks.extend(new_computed_blocks)
+                self.num_cached_block[rid] = len(new_computed_blocks)
+        n_new = cdiv(num_tokens_need_slot, self.block_size) - len(blocks)
+        new_blocks = pool.get_new_blocks(n_new) if n_new > 0 else []
+        blocks.extend(new_blocks)
+        if self.enable_caching:
+            self.cache_blocks(request, min(total_computed + num_new_tokens, request.num_tokens))
+        return new_blocks
+
+    def cache_blocks(self, request: Request, num_tokens: int) -> None:
+        """Register the request's newly full blocks in the prefix cache."""
+        rid = request.request_id
+        num_full = num_tokens // self.block_size
+        start = self.num_cached_block.get(rid, 0)
+        if num_full <= start:
+            return
+        blocks, hashes = self.req_to_blocks[rid], request.block_hashes
+        cache = self.block_pool.cache_full_block
+        for i in range(start, num_full):
+            cache(blocks[i], hashes[i])
+        self.num_cached_block[rid] = num_full
+
+    def free(self, request: Request) -> None:
+        """Release every block of the request, tail block first (evicted first)."""
+        rid = request.request_id
+        blocks = self.req_to_blocks.pop(rid, None)
+        self.num_cached_block.pop(rid, None)
+        if blocks:
+            self.block_pool.free_blocks(reversed(blocks))

@@ -1,0 +1,72 @@
+"""The records that cross the scheduler / model boundary each step, named as vLLM's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .kv_cache_manager import PrefixCacheStats
+
+
+@dataclass
+class SchedulerOutput:
+    """What `Scheduler.schedule()` decided for one step."""
+
+    num_scheduled_tokens: dict[str, int]
+    total_num_scheduled_tokens: int
+    scheduled_new_req_ids: list[str]
+    scheduled_resumed_req_ids: list[str]
+    scheduled_running_req_ids: list[str]
+    preempted_req_ids: list[str]
+    # Ids finished since the previous schedule() (vLLM ships them to workers this step).
+    finished_req_ids: set[str]
+    req_to_new_block_ids: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass
+class ModelRunnerOutput:
+    """Sampled tokens, aligned with `req_ids` (the scheduled requests, in order).
+
+    A request in the middle of a chunked prefill gets an empty list, as vLLM's runner discards it.
+    """
+
+    req_ids: list[str]
+    sampled_token_ids: list[list[int]]
+
+    @property
+    def req_id_to_index(self) -> dict[str, int]:
+        return {rid: i for i, rid in enumerate(self.req_ids)}
+
+
+@dataclass
+class SchedulerStats:
+    """Per-step scheduler state, measured after the step's updates (vLLM stats.py)."""
+
+    step_counter: int
+    num_running_reqs: int
+    num_waiting_reqs: int
+    kv_cache_usage: float
+    prefix_cache_stats: PrefixCacheStats
+    num_preemptions: int  # preemptions in this step
+
+
+@dataclass
+class EngineCoreOutputs:
+    """What `update_from_output` returns: requests that finished, and the step's stats."""
+
+    finished_requests: list
+    scheduler_stats: SchedulerStats
+
+
+@dataclass
+class RequestOutput:
+    """What `LLMEngine.generate` returns per prompt."""
+
+    request_id: str
+    prompt: str | None
+    prompt_token_ids: list[int]
+    token_ids: list[int]
+    text: str
+    finish_reason: str | None
+    status: str
+    stop_reason: int | str | None
+    num_cached_tokens: int

@@ -1,0 +1,1 @@
+"""The Textual step debugger for mini_engine recordings (reads records, renders, navigates)."""
