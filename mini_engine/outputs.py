@@ -20,6 +20,13 @@ class SchedulerOutput:
     # Ids finished since the previous schedule() (vLLM ships them to workers this step).
     finished_req_ids: set[str]
     req_to_new_block_ids: dict[str, list[int]] = field(default_factory=dict)
+    # Why the waiting queue's admission loop stopped with requests still waiting:
+    # "budget" (token budget used up), "budget_unchunked" (chunked prefill off and the
+    # head's prompt exceeds what is left), "max_num_seqs", "kv_cache" (the head's
+    # blocks don't fit), "preemption" (a step that preempted admits nobody); None if
+    # the queue was drained. `waiting_stop_req_id` is the head it stopped at.
+    waiting_stop_reason: str | None = None
+    waiting_stop_req_id: str | None = None
 
 
 @dataclass

@@ -184,13 +184,21 @@ class Scheduler:
             req_index += 1
 
         # Phase B: WAITING requests, only in a step that preempted nothing.
+        # Why admission stopped (for "why is it waiting"), and the head it stopped at.
+        waiting_stop_reason: str | None = "preemption" if preempted and self.waiting else None
+        waiting_stop_req_id: str | None = None
         if not preempted:
             waiting = self.waiting
             chunked = self.enable_chunked_prefill
-            while waiting and token_budget > 0:
-                if len(running) >= self.max_num_running_reqs:
-                    break
+            while waiting:
                 request = waiting.peek_request()
+                waiting_stop_req_id = request.request_id
+                if token_budget <= 0:
+                    waiting_stop_reason = "budget"
+                    break
+                if len(running) >= self.max_num_running_reqs:
+                    waiting_stop_reason = "max_num_seqs"
+                    break
                 did_lookup = request.num_computed_tokens == 0
                 if did_lookup:
                     hit_blocks, num_computed_tokens = kvm.get_computed_blocks(request)
@@ -200,12 +208,14 @@ class Scheduler:
                 if 0 < threshold < num_new_tokens:
                     num_new_tokens = threshold
                 if not chunked and num_new_tokens > token_budget:
+                    waiting_stop_reason = "budget_unchunked"
                     break  # head-of-line blocking: no skipping to shorter prompts
                 num_new_tokens = min(num_new_tokens, token_budget)
                 new_blocks = allocate_slots(
                     request, num_new_tokens, num_new_computed_tokens=num_computed_tokens,
                     new_computed_blocks=hit_blocks, full_sequence_must_fit=True)
                 if new_blocks is None:
+                    waiting_stop_reason = "kv_cache"
                     break
                 if did_lookup:
                     kvm.record_prefix_cache_stats(request, num_computed_tokens)
@@ -223,6 +233,7 @@ class Scheduler:
                 token_budget -= num_new_tokens
                 request.status = _RUNNING
                 request.num_computed_tokens = num_computed_tokens
+                waiting_stop_req_id = None
 
         total = self.max_num_scheduled_tokens - token_budget
         if total == 0 and not preempted and not running and self.waiting:
@@ -243,6 +254,8 @@ class Scheduler:
             preempted_req_ids=[r.request_id for r in preempted],
             finished_req_ids=self.finished_req_ids,
             req_to_new_block_ids=req_to_new_block_ids,
+            waiting_stop_reason=waiting_stop_reason,
+            waiting_stop_req_id=waiting_stop_req_id,
         )
         self.finished_req_ids = set()
         return output
