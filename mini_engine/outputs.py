@@ -7,6 +7,16 @@ from dataclasses import dataclass, field
 from .kv_cache_manager import PrefixCacheStats
 
 
+@dataclass(frozen=True)
+class PreemptionRecord:
+    """One recompute preemption: the KV thrown away and the cache usage around the free."""
+
+    request_id: str
+    num_computed_tokens_lost: int
+    kv_cache_usage_before: float
+    kv_cache_usage_after: float
+
+
 @dataclass
 class SchedulerOutput:
     """What `Scheduler.schedule()` decided for one step."""
@@ -27,6 +37,7 @@ class SchedulerOutput:
     # the queue was drained. `waiting_stop_req_id` is the head it stopped at.
     waiting_stop_reason: str | None = None
     waiting_stop_req_id: str | None = None
+    preemptions: list[PreemptionRecord] = field(default_factory=list)
 
 
 @dataclass

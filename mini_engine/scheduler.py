@@ -15,7 +15,8 @@ from typing import Iterable
 
 from .config import EngineConfig
 from .kv_cache_manager import KVCacheManager, cdiv, make_block_hasher
-from .outputs import EngineCoreOutputs, ModelRunnerOutput, SchedulerOutput, SchedulerStats
+from .outputs import (EngineCoreOutputs, ModelRunnerOutput, PreemptionRecord, SchedulerOutput,
+                      SchedulerStats)
 from .request import Request, RequestStatus
 from .request_queue import create_request_queue
 
@@ -50,7 +51,7 @@ class Scheduler:
         # Finished outside update_from_output (ignored at add, unschedulable); reported next update.
         self._finished_outside_update: list[Request] = []
         self.step_counter = 0
-        self._num_preemptions_in_step = 0
+        self._preemptions_in_step: list[PreemptionRecord] = []
 
     # ------------------------------------------------------------------ requests
 
@@ -112,18 +113,21 @@ class Scheduler:
 
     def _preempt_request(self, request: Request) -> None:
         """Recompute preemption: drop all KV, keep the tokens, back to the front of the queue."""
+        usage_before = self.kv_cache_manager.usage
         self.kv_cache_manager.free(request)
+        self._preemptions_in_step.append(PreemptionRecord(
+            request.request_id, request.num_computed_tokens, usage_before,
+            self.kv_cache_manager.usage))
         request.status = _PREEMPTED
         request.num_computed_tokens = 0
         request.num_preemptions += 1
         self.waiting.prepend_request(request)
-        self._num_preemptions_in_step += 1
 
     # ------------------------------------------------------------------ schedule
 
     def schedule(self) -> SchedulerOutput:
         self.step_counter += 1
-        self._num_preemptions_in_step = 0
+        self._preemptions_in_step = []
         kvm = self.kv_cache_manager
         allocate_slots = kvm.allocate_slots
         threshold = self.long_prefill_token_threshold
@@ -256,6 +260,7 @@ class Scheduler:
             req_to_new_block_ids=req_to_new_block_ids,
             waiting_stop_reason=waiting_stop_reason,
             waiting_stop_req_id=waiting_stop_req_id,
+            preemptions=self._preemptions_in_step,
         )
         self.finished_req_ids = set()
         return output
@@ -328,5 +333,5 @@ class Scheduler:
             num_waiting_reqs=len(self.waiting),
             kv_cache_usage=kvm.usage,
             prefix_cache_stats=kvm.make_prefix_cache_stats(),
-            num_preemptions=self._num_preemptions_in_step,
+            num_preemptions=len(self._preemptions_in_step),
         )
