@@ -69,14 +69,18 @@ class LLMEngine:
         """Run one engine step; return the requests that finished in it."""
         scheduler = self.scheduler
         scheduler_output = scheduler.schedule()
-        requests = scheduler.requests
         req_ids = list(scheduler_output.num_scheduled_tokens)
-        # A request samples only once its computed counter has caught up (no partial prefills).
-        sampling = [r for r in map(requests.__getitem__, req_ids)
-                    if r.num_computed_tokens >= r.num_tokens]
-        tokens = iter(self.model.sample(sampling)) if sampling else iter(())
-        sampled = [[next(tokens)] if r.num_computed_tokens >= r.num_tokens else []
-                   for r in map(requests.__getitem__, req_ids)]
+        scheduled = list(map(scheduler.requests.__getitem__, req_ids))
+        # A request samples only once its computed counter has caught up: a partial
+        # prefill samples nothing (vLLM's runner discards it), so it gets [].
+        sampling = [r for r in scheduled if r.num_computed_tokens >= r.num_tokens]
+        tokens = self.model.sample(sampling) if sampling else []
+        if len(sampling) == len(scheduled):
+            sampled = [[t] for t in tokens]
+        else:
+            it = iter(tokens)
+            sampled = [[next(it)] if r.num_computed_tokens >= r.num_tokens else []
+                       for r in scheduled]
         outputs = scheduler.update_from_output(scheduler_output, ModelRunnerOutput(req_ids, sampled))
         self.step_count += 1
         self.last_scheduler_output = scheduler_output

@@ -37,6 +37,7 @@ def make_block_hasher(block_size: int):
             parent = hash((parent, tuple(tokens[i * block_size:(i + 1) * block_size])))
             hashes.append(parent)
 
+    hash_request_blocks.block_size = block_size
     return hash_request_blocks
 
 

@@ -11,6 +11,7 @@ be plugged into `LLMEngine(model=...)`.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from typing import Protocol, Sequence
 
@@ -35,23 +36,7 @@ class ToyModel:
         self.vocab_size = tok.vocab_size
         self.eos_token_id = tok.eos_token_id
         self.seed = seed
-        rng = np.random.default_rng(seed)
-        v = self.vocab_size
-        token_logits = rng.standard_normal((v, v)).astype(np.float32) * 2.0
-        pos_logits = rng.standard_normal((_PERIOD, v)).astype(np.float32)
-        allowed = np.full(v, -1e9, dtype=np.float32)
-        allowed[_PRINTABLE] = 0.0
-        allowed[self.eos_token_id] = 0.0
-        token_logits += allowed
-        # Bias EOS so it wins in about `eos_rate` of (token, position) cells.
-        full = token_logits[:, None, :] + pos_logits[None, :, :]
-        eos = full[:, :, self.eos_token_id]
-        best_other = np.delete(full, self.eos_token_id, axis=2).max(axis=2)
-        bias = float(np.quantile(best_other - eos, eos_rate)) if eos_rate > 0 else -1e9
-        token_logits[:, self.eos_token_id] += bias
-        self.token_logits = token_logits
-        self.pos_logits = pos_logits
-        self.greedy_table = (token_logits[:, None, :] + pos_logits[None, :, :]).argmax(axis=2)
+        self.token_logits, self.pos_logits, self.greedy_flat = _toy_tables(seed, eos_rate)
 
     def logits(self, last_tokens: np.ndarray, positions: np.ndarray) -> np.ndarray:
         return self.token_logits[last_tokens] + self.pos_logits[positions % _PERIOD]
@@ -60,30 +45,60 @@ class ToyModel:
         n = len(requests)
         if n == 0:
             return []
-        last = np.fromiter((r._all_token_ids[-1] for r in requests), np.int64, n)
-        pos = np.fromiter((r.num_tokens for r in requests), np.int64, n)
-        out = self.greedy_table[last, pos % _PERIOD]
-        special = [i for i, r in enumerate(requests)
-                   if r.sampling_params.temperature > 0 or r.num_output_tokens < r.min_tokens]
+        # One gather for the whole batch: greedy next token of every (last token, position).
+        cells = np.fromiter((r._all_token_ids[-1] * _PERIOD + r.num_tokens % _PERIOD
+                             for r in requests), np.int64, n)
+        out = self.greedy_flat[cells]
+        special = [i for i, r in enumerate(requests) if r.temperature > 0 or r.min_tokens]
         if special:
-            idx = np.array(special)
-            logits = self.logits(last[idx], pos[idx])
-            for row, i in enumerate(special):
-                r = requests[i]
-                if r.num_output_tokens < r.min_tokens:
-                    for t in r.stop_token_ids:
-                        if 0 <= t < self.vocab_size:
-                            logits[row, t] = -np.inf
-                    if r.eos_token_id is not None:
-                        logits[row, r.eos_token_id] = -np.inf
-                temp = r.sampling_params.temperature
-                if temp > 0:
-                    seed = r.sampling_params.seed
-                    if seed is None:
-                        seed = zlib.crc32(r.request_id.encode())
-                    logits[row] = logits[row] / temp + _gumbel(seed, int(pos[i]), self.vocab_size)
-            out[idx] = logits.argmax(axis=1)
+            self._sample_special(requests, special, cells, out)
         return out.tolist()
+
+    def _sample_special(self, requests: Sequence[Request], special: list[int],
+                        cells: np.ndarray, out: np.ndarray) -> None:
+        """Full logits for rows that mask stop tokens (min_tokens) or sample (temperature > 0)."""
+        idx = np.array(special)
+        logits = self.logits(cells[idx] // _PERIOD, cells[idx] % _PERIOD)
+        for row, i in enumerate(special):
+            r = requests[i]
+            if r.num_tokens - r.num_prompt_tokens < r.min_tokens:
+                for t in r.stop_token_ids:
+                    if 0 <= t < self.vocab_size:
+                        logits[row, t] = -np.inf
+                if r.eos_token_id is not None:
+                    logits[row, r.eos_token_id] = -np.inf
+            if r.temperature > 0:
+                seed = r.sampling_params.seed
+                if seed is None:
+                    seed = zlib.crc32(r.request_id.encode())
+                logits[row] = logits[row] / r.temperature + _gumbel(seed, r.num_tokens,
+                                                                     self.vocab_size)
+        out[idx] = logits.argmax(axis=1)
+
+
+@functools.lru_cache(maxsize=8)
+def _toy_tables(seed: int, eos_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Logit tables and the greedy argmax of every (last token, position) cell (read-only, cached)."""
+    tok = ByteTokenizer()
+    v, eos_id = tok.vocab_size, tok.eos_token_id
+    rng = np.random.default_rng(seed)
+    token_logits = rng.standard_normal((v, v)).astype(np.float32) * 2.0
+    pos_logits = rng.standard_normal((_PERIOD, v)).astype(np.float32)
+    allowed = np.full(v, -1e9, dtype=np.float32)
+    allowed[_PRINTABLE] = 0.0
+    allowed[eos_id] = 0.0
+    token_logits += allowed  # only printable bytes and EOS can be produced
+    full = token_logits[:, None, :] + pos_logits[None, :, :]
+    eos = full[:, :, eos_id].copy()
+    full[:, :, eos_id] = -np.inf
+    best_other, argmax_other = full.max(axis=2), full.argmax(axis=2)
+    # Bias EOS so it wins in about `eos_rate` of the (token, position) cells.
+    bias = float(np.quantile(best_other - eos, eos_rate)) if eos_rate > 0 else -1e9
+    token_logits[:, eos_id] += bias
+    greedy = np.where(eos + bias > best_other, eos_id, argmax_other)
+    for a in (token_logits, pos_logits, greedy):
+        a.setflags(write=False)
+    return token_logits, pos_logits, greedy.ravel()  # greedy index: last * period + pos % period
 
 
 def _gumbel(seed: int, position: int, vocab_size: int) -> np.ndarray:

@@ -29,6 +29,7 @@ class SchedulerOutput:
     preempted_req_ids: list[str]
     # Ids finished since the previous schedule() (vLLM ships them to workers this step).
     finished_req_ids: set[str]
+    # Blocks newly allocated this step, for the requests that got any (prefix hits excluded).
     req_to_new_block_ids: dict[str, list[int]] = field(default_factory=dict)
     # Why the waiting queue's admission loop stopped with requests still waiting:
     # "budget" (token budget used up), "budget_unchunked" (chunked prefill off and the

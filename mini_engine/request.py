@@ -50,8 +50,8 @@ class Request:
         "request_id", "prompt_token_ids", "sampling_params", "priority", "arrival_time",
         "status", "num_computed_tokens", "num_prompt_tokens", "num_tokens",
         "num_preemptions", "stop_reason", "block_hashes", "is_prefill_chunk",
-        "num_cached_tokens", "max_tokens", "min_tokens", "eos_token_id", "stop_token_ids",
-        "_all_token_ids", "_block_hasher",
+        "num_cached_tokens", "max_tokens", "min_tokens", "temperature", "eos_token_id", "stop_token_ids",
+        "_all_token_ids", "_block_hasher", "_hash_block_size",
     )
 
     def __init__(
@@ -81,12 +81,15 @@ class Request:
         self.num_cached_tokens = -1
         self.max_tokens = sampling_params.max_tokens
         self.min_tokens = sampling_params.min_tokens
+        self.temperature = sampling_params.temperature
         # The EOS that stops this request: None when ignore_eos (as vLLM's SamplingParams).
         eos = sampling_params.eos_token_id if sampling_params.eos_token_id is not None else eos_token_id
         self.eos_token_id = None if sampling_params.ignore_eos else eos
         self.stop_token_ids = frozenset(sampling_params.stop_token_ids or ())
         self.block_hashes: list[int] = []
         self._block_hasher = block_hasher
+        # Appends only need hashing when they complete a block (0: no prefix caching).
+        self._hash_block_size = getattr(block_hasher, "block_size", 0) if block_hasher else 0
         if block_hasher is not None:
             block_hasher(self)
 
@@ -106,7 +109,7 @@ class Request:
     def append_output_token_ids(self, token_id: int) -> None:
         self._all_token_ids.append(token_id)
         self.num_tokens += 1
-        if self._block_hasher is not None:
+        if self._hash_block_size and self.num_tokens % self._hash_block_size == 0:
             self._block_hasher(self)
 
     def is_finished(self) -> bool:

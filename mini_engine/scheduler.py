@@ -26,6 +26,7 @@ _PREEMPTED = RequestStatus.PREEMPTED
 _STOPPED = RequestStatus.FINISHED_STOPPED
 _LENGTH = RequestStatus.FINISHED_LENGTH
 _IGNORED = RequestStatus.FINISHED_IGNORED
+_NO_BLOCKS: list[int] = []  # shared "nothing new allocated"; never mutated
 
 
 class Scheduler:
@@ -136,55 +137,76 @@ class Scheduler:
         token_budget = self.max_num_scheduled_tokens
         num_scheduled_tokens: dict[str, int] = {}
         req_to_new_block_ids: dict[str, list[int]] = {}
-        scheduled_running: list[Request] = []
+        scheduled_running: list[str] = []
         scheduled_new: list[str] = []
         scheduled_resumed: list[str] = []
         preempted: list[Request] = []
 
         # Phase A: RUNNING requests, in queue order.
         running = self.running
+        req_to_blocks = kvm.req_to_blocks
+        num_cached_block = kvm.num_cached_block if kvm.enable_caching else None
+        block_size = self.block_size
         req_index = 0
         while req_index < len(running) and token_budget > 0:
             request = running[req_index]
-            num_new_tokens = request.num_tokens - request.num_computed_tokens
+            computed = request.num_computed_tokens
+            num_new_tokens = request.num_tokens - computed
             if 0 < threshold < num_new_tokens:
                 num_new_tokens = threshold
             if num_new_tokens > token_budget:
                 num_new_tokens = token_budget
-            if num_new_tokens > max_model_len - 1 - request.num_computed_tokens:
-                num_new_tokens = max_model_len - 1 - request.num_computed_tokens
+            if num_new_tokens > max_model_len - 1 - computed:
+                num_new_tokens = max_model_len - 1 - computed
             if num_new_tokens <= 0:
                 req_index += 1  # nothing to do this step: skip, don't block the rest
                 continue
-            while True:
+            # Fast path (most decode steps): the held blocks already have room and no
+            # block becomes full, so allocate_slots would allocate and cache nothing.
+            end = computed + num_new_tokens
+            blocks = req_to_blocks.get(request.request_id)
+            if (blocks is not None and end <= len(blocks) * block_size
+                    and (num_cached_block is None
+                         or end // block_size <= num_cached_block.get(request.request_id, 0))):
+                new_blocks = _NO_BLOCKS
+            else:
                 new_blocks = allocate_slots(request, num_new_tokens)
-                if new_blocks is not None:
-                    break
+            while new_blocks is None:  # out of blocks: preempt until it fits, or until it's the victim
                 if priority:
                     victim = max(running, key=lambda r: (r.priority, r.arrival_time))
                     victim_index = running.index(victim)
                     del running[victim_index]
                     if victim_index < req_index:
                         req_index -= 1
-                    if victim.request_id in num_scheduled_tokens:
-                        scheduled_running.remove(victim)
-                        token_budget += num_scheduled_tokens.pop(victim.request_id)
-                        req_to_new_block_ids.pop(victim.request_id)
+                    # Already scheduled this step: give its tokens back to the budget.
+                    rolled_back = num_scheduled_tokens.pop(victim.request_id, 0)
+                    if rolled_back:
+                        scheduled_running.remove(victim.request_id)
+                        token_budget += rolled_back
+                        req_to_new_block_ids.pop(victim.request_id, None)
+                        victim.num_computed_tokens -= rolled_back
                 else:
                     victim = running.pop()
                 self._preempt_request(victim)
                 preempted.append(victim)
                 if victim is request:
                     break
+                new_blocks = allocate_slots(request, num_new_tokens)
             if new_blocks is None:
                 if priority and request.status == _PREEMPTED:
                     continue  # the rest of `running` moved up into req_index
                 break
             rid = request.request_id
-            scheduled_running.append(request)
+            scheduled_running.append(rid)
             num_scheduled_tokens[rid] = num_new_tokens
-            req_to_new_block_ids[rid] = new_blocks
+            if new_blocks:
+                req_to_new_block_ids[rid] = new_blocks
             token_budget -= num_new_tokens
+            # vLLM advances the counter right after scheduling (_update_after_schedule);
+            # doing it here is equivalent: nothing later in the step reads it, except a
+            # priority preemption, which rolls it back above.
+            request.num_computed_tokens = end
+            request.is_prefill_chunk = end < request.num_tokens
             req_index += 1
 
         # Phase B: WAITING requests, only in a step that preempted nothing.
@@ -233,28 +255,24 @@ class Scheduler:
                 if request.num_cached_tokens < 0:
                     request.num_cached_tokens = num_computed_tokens
                 num_scheduled_tokens[rid] = num_new_tokens
-                req_to_new_block_ids[rid] = new_blocks
+                if new_blocks:
+                    req_to_new_block_ids[rid] = new_blocks
                 token_budget -= num_new_tokens
                 request.status = _RUNNING
-                request.num_computed_tokens = num_computed_tokens
+                request.num_computed_tokens = num_computed_tokens + num_new_tokens
+                request.is_prefill_chunk = request.num_computed_tokens < request.num_tokens
                 waiting_stop_req_id = None
 
         total = self.max_num_scheduled_tokens - token_budget
         if total == 0 and not preempted and not running and self.waiting:
             self._ignore_unschedulable_head()
 
-        requests = self.requests
-        for rid, n in num_scheduled_tokens.items():
-            request = requests[rid]
-            request.num_computed_tokens += n
-            request.is_prefill_chunk = request.num_computed_tokens < request.num_tokens
-
         output = SchedulerOutput(
             num_scheduled_tokens=num_scheduled_tokens,
             total_num_scheduled_tokens=total,
             scheduled_new_req_ids=scheduled_new,
             scheduled_resumed_req_ids=scheduled_resumed,
-            scheduled_running_req_ids=[r.request_id for r in scheduled_running],
+            scheduled_running_req_ids=scheduled_running,
             preempted_req_ids=[r.request_id for r in preempted],
             finished_req_ids=self.finished_req_ids,
             req_to_new_block_ids=req_to_new_block_ids,
