@@ -16,7 +16,14 @@ def main(argv: list[str] | None = None) -> int:
     trace = sub.add_parser("trace", help="the lab's trace of one request")
     trace.add_argument("prompt")
     trace.add_argument("--max-tokens", type=int, default=4)
+    tui = sub.add_parser("tui", help="open the step debugger")
+    tui.add_argument("path", nargs="?", help="a scenario .yaml or a recording .jsonl")
     args = parser.parse_args(argv)
+    if args.command == "tui":
+        from tui.app import DebuggerApp  # imported lazily: the domain never imports Textual
+
+        DebuggerApp().run()
+        return 0
     if args.command == "trace":
         for event in trace_request(args.prompt, max_tokens=args.max_tokens):
             print(event)
