@@ -51,7 +51,7 @@ class Request:
         "status", "num_computed_tokens", "num_prompt_tokens", "num_tokens",
         "num_preemptions", "stop_reason", "block_hashes", "is_prefill_chunk",
         "num_cached_tokens", "max_tokens", "min_tokens", "temperature", "eos_token_id", "stop_token_ids",
-        "_all_token_ids", "_block_hasher", "_hash_block_size",
+        "length_limit", "_all_token_ids", "_block_hasher", "_hash_block_size",
     )
 
     def __init__(
@@ -80,6 +80,9 @@ class Request:
         # Prefix-cache hit tokens at first admission (vLLM's num_cached_tokens); -1 = not yet.
         self.num_cached_tokens = -1
         self.max_tokens = sampling_params.max_tokens
+        # num_tokens at which the length stop fires: min(max_model_len, prompt + max_tokens).
+        # The scheduler sets it (it knows max_model_len).
+        self.length_limit = self.num_prompt_tokens + self.max_tokens
         self.min_tokens = sampling_params.min_tokens
         self.temperature = sampling_params.temperature
         # The EOS that stops this request: None when ignore_eos (as vLLM's SamplingParams).

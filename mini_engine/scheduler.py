@@ -65,6 +65,7 @@ class Scheduler:
             self.finished_req_ids.add(request.request_id)
             self._finished_outside_update.append(request)
             return
+        request.length_limit = min(self.max_model_len, request.num_prompt_tokens + request.max_tokens)
         self.waiting.add_request(request)
         self.requests[request.request_id] = request
 
@@ -305,7 +306,6 @@ class Scheduler:
         finished = self._finished_outside_update
         self._finished_outside_update = []
         requests = self.requests
-        max_model_len = self.max_model_len
         stopped_running: set[int] = set()
         stopped_waiting: list[Request] = []
         for rid, new_token_ids in zip(model_runner_output.req_ids,
@@ -315,28 +315,29 @@ class Scheduler:
             request = requests.get(rid)
             if request is None or request.status > _PREEMPTED:
                 continue  # aborted while the step ran
-            status_before = request.status
+            stopped = None
             for token in new_token_ids:
                 request.append_output_token_ids(token)
-                # check_stop, in vLLM 0.33's order.
+                # check_stop, in vLLM 0.33's order: EOS, stop tokens, then length
+                # (max_tokens or max_model_len, folded into length_limit at add time).
                 if token == request.eos_token_id:
-                    request.status = _STOPPED
+                    stopped = _STOPPED
                 elif token in request.stop_token_ids:
-                    request.status = _STOPPED
+                    stopped = _STOPPED
                     request.stop_reason = token
-                elif (request.num_tokens >= max_model_len
-                      or request.num_tokens - request.num_prompt_tokens >= request.max_tokens):
-                    request.status = _LENGTH
+                elif request.num_tokens >= request.length_limit:
+                    stopped = _LENGTH
                 else:
                     continue
                 break
-            if request.status > _PREEMPTED:
-                self._free_request(request)
-                finished.append(request)
-                if status_before == _RUNNING:
+            if stopped is not None:
+                if request.status == _RUNNING:
                     stopped_running.add(id(request))
                 else:
                     stopped_waiting.append(request)
+                request.status = stopped
+                self._free_request(request)
+                finished.append(request)
         if stopped_running:
             self.running = [r for r in self.running if id(r) not in stopped_running]
         if stopped_waiting:
