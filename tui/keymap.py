@@ -1,0 +1,89 @@
+"""Key bindings as data: one registry with stable ids, from which the footer and help screen are built.
+
+Lowercase moves forward, uppercase moves back (toolong's convention); arrows and
+vi keys both work. Users can remap any key by binding id with `App.set_keymap`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    id: str
+    keys: str  # comma-separated Textual key names
+    action: str
+    description: str  # short, for the footer
+    help: str  # one line, for the help screen
+    group: str
+    show: bool = False  # in the footer
+    priority: bool = False
+
+
+KEYMAP: tuple[KeySpec, ...] = (
+    # Stepping through time.
+    KeySpec("step-forward", "right,l", "step(1)", "Step", "Next step", "Time", show=True),
+    KeySpec("step-back", "left,h", "step(-1)", "Back", "Previous step", "Time", show=True),
+    KeySpec("step-forward-10", "shift+right,L", "step(10)", "+10", "Ten steps forward", "Time"),
+    KeySpec("step-back-10", "shift+left,H", "step(-10)", "-10", "Ten steps back", "Time"),
+    KeySpec("go-start", "home,g", "jump_start", "Start", "First step (before step 1)", "Time"),
+    KeySpec("go-end", "end,G", "jump_end", "End", "Last step", "Time"),
+    KeySpec("go-to", "colon,ctrl+g", "goto", "Go to", "Go to step N (previews while you type)",
+            "Time", show=True),
+    KeySpec("play", "space", "toggle_play", "Play", "Play / pause (stops at breakpoints)",
+            "Time", show=True),
+    KeySpec("faster", "plus,equals_sign", "speed(1)", "Faster", "Play faster", "Time"),
+    KeySpec("slower", "minus", "speed(-1)", "Slower", "Play slower", "Time"),
+    # Jumping to events.
+    KeySpec("next-preemption", "p", "jump_event('preemption', 1)", "Preempt",
+            "Next preemption", "Events", show=True),
+    KeySpec("prev-preemption", "P", "jump_event('preemption', -1)", "Prev preempt",
+            "Previous preemption", "Events"),
+    KeySpec("next-event", "n", "jump_event(None, 1)", "Next event",
+            "Next event of the chosen kind (e to choose)", "Events"),
+    KeySpec("prev-event", "N", "jump_event(None, -1)", "Prev event",
+            "Previous event of the chosen kind", "Events"),
+    KeySpec("cycle-event-kind", "e", "cycle_event_kind", "Event kind",
+            "Choose the kind n/N jump to: preemption, admission, finish, chunk, ...", "Events"),
+    KeySpec("next-request-event", "r", "jump_request_event(1)", "Req event",
+            "Next step where the selected request changes", "Events"),
+    KeySpec("prev-request-event", "R", "jump_request_event(-1)", "Prev req event",
+            "Previous step where the selected request changes", "Events"),
+    # Breakpoints and bookmarks.
+    KeySpec("continue", "c", "continue_run(1)", "Continue", "Continue forward to the next breakpoint",
+            "Breakpoints", show=True),
+    KeySpec("reverse-continue", "C", "continue_run(-1)", "Rev continue",
+            "Continue backward to the previous breakpoint", "Breakpoints"),
+    KeySpec("breakpoints", "b", "breakpoints", "Breakpoints",
+            "Add or remove breakpoints (events and conditions)", "Breakpoints", show=True),
+    KeySpec("bookmark", "m", "toggle_bookmark", "Bookmark", "Bookmark this step", "Breakpoints"),
+    KeySpec("next-bookmark", "apostrophe", "jump_bookmark(1)", "Next mark", "Next bookmark",
+            "Breakpoints"),
+    KeySpec("prev-bookmark", "quotation_mark", "jump_bookmark(-1)", "Prev mark",
+            "Previous bookmark", "Breakpoints"),
+    # Views.
+    KeySpec("detail", "enter,d", "toggle_detail", "Detail", "Show the selected request's detail",
+            "View", show=True),
+    KeySpec("filter", "slash", "filter", "Filter", "Filter the request table", "View"),
+    KeySpec("help", "question_mark,f1", "help", "Help", "All keys", "View", show=True),
+    KeySpec("quit", "q,ctrl+c", "quit", "Quit", "Quit", "View", show=True, priority=True),
+)
+
+
+def bindings(group: str | None = None) -> list[Binding]:
+    """Textual bindings for the registry (or one group of it)."""
+    return [Binding(k.keys, k.action, k.description, show=k.show, id=k.id, tooltip=k.help,
+                    priority=k.priority)
+            for k in KEYMAP if group is None or k.group == group]
+
+
+def help_rows() -> list[tuple[str, str, str]]:
+    """(group, keys as shown, what it does) for the help screen."""
+    pretty = {"right": "→", "left": "←", "shift+right": "shift+→", "shift+left": "shift+←",
+              "colon": ":", "space": "space", "plus": "+", "equals_sign": "=", "minus": "-",
+              "slash": "/", "question_mark": "?", "apostrophe": "'", "quotation_mark": '"'}
+    return [(k.group, " ".join(pretty.get(key, key) for key in k.keys.split(",")), k.help)
+            for k in KEYMAP]

@@ -1,0 +1,154 @@
+"""The timeline strip: one cell per step, coloured by what the step did, with a cursor.
+
+Drawn with the Line API, so only the visible cells are rendered: it stays fast at
+tens of thousands of steps. Click or drag to scrub; the view scrolls to keep the
+cursor visible and grows as steps arrive from a background recording.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+# Step kinds, in the order of the recording's `step_kinds` codes.
+KIND_GLYPHS = ("·", "▆", "▆", "▂", "▇")
+KIND_STYLES = (
+    Style(color="grey42"),  # idle
+    Style(color="dodger_blue1"),  # prefill only
+    Style(color="medium_purple1"),  # mixed prefill + decode
+    Style(color="green3"),  # decode only
+    Style(color="red1", bold=True),  # preemption
+)
+KIND_NAMES = ("idle", "prefill", "mixed", "decode", "preemption")
+CURSOR_STYLE = Style(color="black", bgcolor="yellow1", bold=True)
+MARK_STYLE = Style(color="yellow1")
+HIT_STYLE = Style(color="red1", bold=True)
+AXIS_STYLE = Style(color="grey50")
+
+
+class Timeline(ScrollView, can_focus=True):
+    """Steps 0..n-1 along x; `cursor` is the step on screen."""
+
+    DEFAULT_CSS = """
+    Timeline { height: 5; border: round $secondary; scrollbar-size-horizontal: 0; }
+    Timeline:focus { border: round $accent; }
+    """
+
+    cursor: reactive[int] = reactive(0, init=False)
+
+    class Scrubbed(Message):
+        """The user clicked or dragged the timeline to a step."""
+
+        def __init__(self, step: int) -> None:
+            super().__init__()
+            self.step = step
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.kinds: Sequence[int] = ()
+        self.bookmarks: set[int] = set()
+        self.hits: set[int] = set()
+        self.border_title = "timeline"
+        self._dragging = False
+
+    @property
+    def num_steps(self) -> int:
+        return len(self.kinds)
+
+    def set_steps(self, kinds: Sequence[int]) -> None:
+        """Show these step kinds (the array may grow while a recording is computed)."""
+        self.kinds = kinds
+        self.virtual_size = Size(max(len(kinds), 1), 3)
+        self.refresh()
+
+    def set_marks(self, bookmarks: set[int], hits: set[int]) -> None:
+        self.bookmarks, self.hits = bookmarks, hits
+        self.refresh()
+
+    def watch_cursor(self, step: int) -> None:
+        self.scroll_to_cursor()
+        self.refresh()
+
+    def scroll_to_cursor(self) -> None:
+        width = self.scrollable_content_region.width or 1
+        x = int(self.scroll_x)
+        step = self.cursor
+        if step < x:
+            self.scroll_to(x=max(step - width // 4, 0), animate=False, immediate=True)
+        elif step >= x + width:
+            self.scroll_to(x=step - width + width // 4 + 1, animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        self.scroll_to_cursor()
+
+    # -- scrubbing with the mouse
+
+    def _step_at(self, event: events.MouseEvent) -> int | None:
+        offset = event.get_content_offset(self)
+        if offset is None or not self.num_steps:
+            return None
+        return max(0, min(self.num_steps - 1, int(self.scroll_x) + offset.x))
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        step = self._step_at(event)
+        if step is not None:
+            self._dragging = True
+            self.capture_mouse()
+            self.post_message(self.Scrubbed(step))
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._dragging:
+            step = self._step_at(event)
+            if step is not None:
+                self.post_message(self.Scrubbed(step))
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._dragging:
+            self._dragging = False
+            self.release_mouse()
+
+    # -- drawing
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        x0 = int(self.scroll_x)
+        end = min(self.num_steps, x0 + width)
+        cursor, kinds = self.cursor, self.kinds
+        if y == 0:
+            segments = [Segment(KIND_GLYPHS[kinds[s]], CURSOR_STYLE if s == cursor
+                                else KIND_STYLES[kinds[s]]) for s in range(x0, end)]
+        elif y == 1:
+            segments = []
+            for s in range(x0, end):
+                if s == cursor:
+                    segments.append(Segment("▲", CURSOR_STYLE))
+                elif s in self.hits:
+                    segments.append(Segment("●", HIT_STYLE))
+                elif s in self.bookmarks:
+                    segments.append(Segment("◆", MARK_STYLE))
+                else:
+                    segments.append(Segment(" "))
+        else:
+            segments = [Segment(self._axis(x0, end), AXIS_STYLE)]
+        return Strip(segments).extend_cell_length(width).crop(0, width).apply_style(self.rich_style)
+
+    @staticmethod
+    def _axis(x0: int, end: int) -> str:
+        """Step numbers at every multiple of 10 that has room for its label."""
+        chars = [" "] * max(end - x0, 0)
+        s = x0 + (-x0 % 10)
+        while s < end:
+            label = f"|{s}"
+            i = s - x0
+            if i + len(label) <= len(chars) and all(c == " " for c in chars[i:i + len(label)]):
+                chars[i:i + len(label)] = label
+            s += 10
+        return "".join(chars)
