@@ -60,6 +60,21 @@ class Expect:
 
 
 @dataclass(frozen=True)
+class GenerateSpec:
+    """A `generate:` block, as written; its requests are already expanded into `Scenario.requests`."""
+
+    count: int
+    seed: int = 0
+    prompt_len: tuple[int, int] = (8, 64)
+    max_tokens: tuple[int, int] = (4, 64)
+    arrival_rate: float | None = None  # mean requests per step; None: all arrive at step 0
+    shared_prefix_fraction: float = 0.0
+    shared_prefix_len: int = 0
+    ignore_eos: bool = True
+    id_prefix: str = "gen-"
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -69,3 +84,4 @@ class Scenario:
     events: tuple[ScenarioEvent, ...] = ()
     expect: Expect | None = None
     source: str | None = None  # the file it was loaded from
+    generate: GenerateSpec | None = None  # how the generated requests (if any) were made
