@@ -557,6 +557,8 @@ def _message(err: dict) -> str:
         lo = 2 if "min_length" not in ctx else ctx["min_length"]
         return f"expected a list of {lo} items ([min, max]), got {ctx.get('actual_length')}" \
             if err["loc"] and err["loc"][-1] in ("prompt_len", "max_tokens") else err["msg"]
+    if kind == "string_unicode":
+        return "not valid Unicode text (a lone surrogate escape?)"
     if kind == "finite_number":
         return "must be a finite number"
     if kind == "invalid_key":

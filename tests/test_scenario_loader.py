@@ -119,6 +119,8 @@ BAD = [
      "requests[0].prompt_token_ids[0]", "must be >= 0, got -1 (an integer)"),
     ("stop_token_id_too_big", ONE + "    stop_token_ids: [300]\n", 5,
      "requests[0].stop_token_ids[0]", "must be <= 256, got 300 (an integer)"),
+    ("surrogate_prompt", HEAD + "requests:\n  - prompt: \"a\\ud800\"\n", 4, "requests[0].prompt",
+     "not valid Unicode text (a lone surrogate escape?)"),
     ("empty_prompt", HEAD + "requests:\n  - prompt: ''\n", 4, "requests[0].prompt",
      "must not be empty"),
     ("empty_prompt_token_ids", HEAD + "requests:\n  - prompt_token_ids: []\n", 4,
