@@ -11,7 +11,7 @@ alias bombs, then constructed and validated; a pydantic error's location path
 Any problem raises exactly one `ScenarioError` (the first one, in file order), whose
 `str()` is a single line `path:line: field: message`.
 
-The format (see README "Scenario files"):
+The format (every key is in the JSON Schema, with its default):
 
     name: str                      # required
     description: str               # required: what to look at, and why
