@@ -1,0 +1,163 @@
+"""Golden traces from the real vLLM 0.33 scheduler, pinned step by step against mini_engine.
+
+Each ``tests/golden/scenarios/NAME.json`` (oracle scenario format) has a recorded trace
+``tests/golden/NAME.jsonl`` made by /work/shared/oracle/vllm_trace.py (see
+tests/golden/README.md). The test runs the same scenario through mini_engine
+(``tests/golden_harness.py``) and compares every step. No vllm needed: only the
+recorded traces are read.
+
+Documented deviations (the lab wins over vLLM, see vllm-v1-semantics.md):
+(1) long_prefill_token_threshold also applies to a lone request: no scenario here
+    depends on it except ``b_threshold2_lone``, which asserts the difference explicitly;
+(2) FINISHED_LENGTH_CAPPED is called FINISHED_LENGTH: normalised before comparing;
+(3) no extra empty step after the last finish: the oracle does not record one either.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from golden_harness import expand, load_scenario, read_jsonl, run_scenario  # noqa: E402
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+SCENARIOS = sorted(p.stem for p in (GOLDEN / "scenarios").glob("*.json")
+                   if (GOLDEN / f"{p.stem}.jsonl").exists())
+# Scenarios whose only difference from vLLM is documented deviation (1); tested below.
+DEVIATION_SCENARIOS = {"b_threshold2_lone"}
+
+STATUS_MAP = {"FINISHED_LENGTH_CAPPED": "FINISHED_LENGTH"}
+
+# Compared step-level fields (everything the oracle records per step).
+STEP_FIELDS = (
+    "arrived", "total_scheduled_tokens", "num_scheduled_reqs", "scheduled", "scheduled_new",
+    "scheduled_resumed", "preempted", "finished", "num_running", "num_waiting",
+    "running_order", "waiting_order", "num_free_blocks", "kv_cache_usage",
+    "kv_cache_usage_after_schedule",
+)
+REQUEST_FIELDS = (
+    "status", "num_computed_tokens", "num_tokens", "num_prompt_tokens", "num_output_tokens",
+    "scheduled", "preempted", "num_preemptions", "new_token_ids", "num_blocks",
+)
+
+
+def normalise(line: dict) -> dict:
+    """One step in a canonical, comparable form (status names mapped, dict order kept)."""
+    out = {"step": line["step"]}
+    for key in STEP_FIELDS:
+        value = line.get(key)
+        if key == "scheduled":
+            value = list(value.items())  # scheduling order matters too
+        out[key] = value
+    out["requests"] = {
+        r["id"]: {k: (STATUS_MAP.get(r[k], r[k]) if k == "status" else r[k])
+                  for k in REQUEST_FIELDS}
+        for r in line["requests"]
+    }
+    return out
+
+
+def _short(line: dict) -> str:
+    """One line per step; requests finished in an earlier step are left out."""
+    reqs = " ".join(
+        f"{rid}:{r['status'].replace('FINISHED_', 'F_')} {r['num_computed_tokens']}/"
+        f"{r['num_tokens']}(+{r['scheduled']}){'P' if r['preempted'] else ''} b{r['num_blocks']}"
+        for rid, r in line["requests"].items()
+        if not r["status"].startswith("FINISHED") or rid in line["finished"])
+    return (f"step {line['step']}: tot={line['total_scheduled_tokens']} "
+            f"free={line['num_free_blocks']} run={line['running_order']} "
+            f"wait={line['waiting_order']} | {reqs}")
+
+
+def diff_steps(want: dict, got: dict) -> list[str]:
+    diffs = []
+    for key in ("step",) + STEP_FIELDS:
+        if want.get(key) != got.get(key):
+            diffs.append(f"  {key}: vllm={want.get(key)!r}  mini={got.get(key)!r}")
+    for rid in list(want["requests"]) + [r for r in got["requests"] if r not in want["requests"]]:
+        w, g = want["requests"].get(rid), got["requests"].get(rid)
+        if w is None or g is None:
+            diffs.append(f"  request {rid}: vllm={w!r}  mini={g!r}")
+            continue
+        for key in REQUEST_FIELDS:
+            if w[key] != g[key]:
+                diffs.append(f"  request {rid}.{key}: vllm={w[key]!r}  mini={g[key]!r}")
+    return diffs
+
+
+def compare_traces(name: str, golden: list[dict], mine: list[dict]) -> str | None:
+    """None if identical, else a readable report of the first differing step."""
+    want = [normalise(x) for x in golden]
+    got = [normalise(x) for x in mine]
+    for i, (w, g) in enumerate(zip(want, got)):
+        if w != g:
+            lines = [f"{name}: first difference at step {w['step']} (trace line {i})"]
+            if i:
+                lines.append("previous step (identical):")
+                lines.append("  " + _short(want[i - 1]))
+            lines.append("vllm: " + _short(w))
+            lines.append("mini: " + _short(g))
+            lines.append("differences:")
+            lines.extend(diff_steps(w, g))
+            return "\n".join(lines)
+    if len(want) != len(got):
+        return (f"{name}: vllm ran {len(want)} steps, mini_engine {len(got)} "
+                f"(all common steps identical); last vllm step: "
+                f"{_short(want[-1]) if want else None}; last mini step: "
+                f"{_short(got[-1]) if got else None}")
+    return None
+
+
+@pytest.mark.parametrize("name", [s for s in SCENARIOS if s not in DEVIATION_SCENARIOS])
+def test_matches_vllm(name: str) -> None:
+    golden = expand(read_jsonl(GOLDEN / f"{name}.jsonl"))
+    mine = run_scenario(GOLDEN / "scenarios" / f"{name}.json")
+    report = compare_traces(name, golden, mine)
+    if report:
+        pytest.fail(report, pytrace=False)
+
+
+def test_every_scenario_has_a_trace() -> None:
+    scenarios = {p.stem for p in (GOLDEN / "scenarios").glob("*.json")}
+    traces = {p.stem for p in GOLDEN.glob("*.jsonl")}
+    assert scenarios == traces
+    assert len(scenarios) >= 20
+
+
+def test_scenarios_set_every_engine_key() -> None:
+    """The oracle's defaults differ from ours, so every scenario spells out its engine."""
+    keys = {"max_num_batched_tokens", "max_num_seqs", "long_prefill_token_threshold",
+            "enable_chunked_prefill", "block_size", "num_gpu_blocks", "enable_prefix_caching",
+            "max_model_len", "policy"}
+    for p in (GOLDEN / "scenarios").glob("*.json"):
+        sc = json.loads(p.read_text())
+        assert keys <= set(sc["engine"]), (p.name, keys - set(sc["engine"]))
+        assert sc.get("first_step") == 0, p.name
+        for r in sc["requests"]:
+            # mini_engine's default EOS (256) is not vLLM's "no EOS": always say which.
+            assert r.get("ignore_eos") or r.get("eos_token_id") is not None, (p.name, r["id"])
+
+
+def test_deviation_threshold_applies_to_lone_request() -> None:
+    """Deviation (1): vLLM drops the threshold when only one request is eligible; we don't.
+
+    vLLM prefills the lone 10-byte prompt in one step; mini_engine in chunks of 2
+    (2, 4, 6, 8, 10), so everything after the prefill happens 4 steps later, identically.
+    """
+    name = "b_threshold2_lone"
+    golden = [normalise(x) for x in expand(read_jsonl(GOLDEN / f"{name}.jsonl"))]
+    mine = [normalise(x) for x in run_scenario(GOLDEN / "scenarios" / f"{name}.json")]
+    sc = load_scenario(GOLDEN / "scenarios" / f"{name}.json")
+    assert sc["engine"]["long_prefill_token_threshold"] == 2
+    assert golden[0]["scheduled"] == [("r0", 10)]
+    assert [m["scheduled"] for m in mine[:5]] == [[("r0", 2)]] * 5
+    assert [m["requests"]["r0"]["num_computed_tokens"] for m in mine[:5]] == [2, 4, 6, 8, 10]
+    assert [m["requests"]["r0"]["num_tokens"] for m in mine[:5]] == [10, 10, 10, 10, 11]
+    assert len(mine) == len(golden) + 4
+    for w, g in zip(golden[1:], mine[5:]):
+        assert {**w, "step": 0} == {**g, "step": 0}
