@@ -76,7 +76,8 @@ workloads = st.tuples(
 )
 
 
-def check_invariants(engine: LLMEngine, prev_computed: dict[str, tuple[int, int]]) -> None:
+def check_invariants(engine: LLMEngine, added: dict,
+                     prev_computed: dict[str, tuple[int, int]]) -> None:
     cfg = engine.config
     sched = engine.scheduler
     so = engine.last_scheduler_output
@@ -120,7 +121,7 @@ def check_invariants(engine: LLMEngine, prev_computed: dict[str, tuple[int, int]
 
     # Counters: computed <= tokens, held blocks cover the computed tokens, and
     # num_computed_tokens only decreases by going to 0 on a preemption.
-    for rid, r in engine._all_requests.items():
+    for rid, r in added.items():
         assert 0 <= r.num_computed_tokens <= r.num_tokens
         assert r.num_output_tokens <= r.max_tokens
         assert r.num_tokens <= cfg.max_model_len or r.status == RequestStatus.FINISHED_IGNORED
@@ -138,6 +139,7 @@ def run_workload(cfg: EngineConfig, reqs: list[Spec], aborts: list[tuple[int, in
     model = ToyModel() if model_kind == "toy" else LastPlusPosModel()
     engine = LLMEngine(model=model, config=cfg)
     prev: dict[str, tuple[int, int]] = {}
+    added: dict = {}  # request id -> Request, as returned by add_request
     trace = []
     returned: Counter = Counter()
     last_arrival = max(s.arrival_step for s in reqs)
@@ -146,13 +148,13 @@ def run_workload(cfg: EngineConfig, reqs: list[Spec], aborts: list[tuple[int, in
         assert step < MAX_STEPS, "run loop did not finish"
         for i, s in enumerate(reqs):
             if s.arrival_step == step:
-                engine.add_request(
+                added[f"r{i}"] = engine.add_request(
                     f"r{i}", prompt_token_ids=list(s.prompt), priority=s.priority,
                     sampling_params=SamplingParams(
                         max_tokens=s.max_tokens, min_tokens=s.min_tokens,
                         temperature=s.temperature, seed=i, ignore_eos=s.ignore_eos))
         for at, idx in aborts:
-            if at == step and idx < len(reqs) and f"r{idx}" in engine._all_requests:
+            if at == step and idx < len(reqs) and f"r{idx}" in added:
                 engine.abort_request(f"r{idx}")
         if engine.scheduler.has_unfinished_requests():
             finished = engine.step()
@@ -165,13 +167,13 @@ def run_workload(cfg: EngineConfig, reqs: list[Spec], aborts: list[tuple[int, in
                           sorted(so.finished_req_ids), [r.request_id for r in finished],
                           so.waiting_stop_reason, round(engine.last_stats.kv_cache_usage, 9)))
             if check:
-                check_invariants(engine, prev)
+                check_invariants(engine, added, prev)
         step += 1
 
     # Everything finished, nothing held.
     sched, pool = engine.scheduler, engine.scheduler.kv_cache_manager.block_pool
-    assert len(engine._all_requests) == len(reqs)
-    for rid, r in engine._all_requests.items():
+    assert len(added) == len(reqs)
+    for rid, r in added.items():
         assert RequestStatus.is_finished(r.status), (rid, r.status)
         if r.status == RequestStatus.FINISHED_LENGTH:
             assert (r.num_output_tokens == r.max_tokens
@@ -184,11 +186,11 @@ def run_workload(cfg: EngineConfig, reqs: list[Spec], aborts: list[tuple[int, in
     assert all(c == 0 for c in pool.ref_cnt)
     assert len(pool.free_block_queue) == cfg.num_gpu_blocks - 1
     outputs = {rid: (r.status.name, tuple(r.output_token_ids), r.stop_reason)
-               for rid, r in sorted(engine._all_requests.items())}
+               for rid, r in sorted(added.items())}
     # Coverage signal (pytest --hypothesis-show-statistics): what the examples exercised.
     event(f"preempted: {any(t[1] for t in trace)}")
-    event(f"prefix hits: {any(r.num_cached_tokens > 0 for r in engine._all_requests.values())}")
-    for status in sorted({r.status.name for r in engine._all_requests.values()}):
+    event(f"prefix hits: {any(r.num_cached_tokens > 0 for r in added.values())}")
+    for status in sorted({r.status.name for r in added.values()}):
         event(f"status {status}")
     return trace, outputs
 
