@@ -82,6 +82,14 @@ class BlockPool:
         for b in evict_last:
             queue[b] = None
 
+    def reset_prefix_cache(self) -> bool:
+        """Forget every cached hash; refused (False) while any block is held."""
+        if len(self.free_block_queue) != self.num_gpu_blocks - 1:
+            return False
+        self.cached_block_hash_to_block.clear()
+        self.block_hash = [None] * self.num_gpu_blocks
+        return True
+
     def num_cached_free_blocks(self) -> int:
         """Free blocks that still hold a prefix-cache hash (reusable without recompute)."""
         block_hash = self.block_hash

@@ -156,6 +156,9 @@ class KVCacheManager:
             cache(blocks[i], hashes[i])
         self.num_cached_block[rid] = num_full
 
+    def reset_prefix_cache(self) -> bool:
+        return self.block_pool.reset_prefix_cache()
+
     def free(self, request: Request) -> None:
         """Release every block of the request, tail block first (evicted first)."""
         rid = request.request_id

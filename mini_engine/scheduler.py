@@ -125,6 +125,17 @@ class Scheduler:
         request.num_preemptions += 1
         self.waiting.prepend_request(request)
 
+    def reset_prefix_cache(self, reset_running_requests: bool = False) -> bool:
+        """Clear the prefix cache (vLLM: only when no block is held).
+
+        With `reset_running_requests`, running requests are preempted first, back to
+        front, so the waiting queue keeps their running order.
+        """
+        if reset_running_requests:
+            while self.running:
+                self._preempt_request(self.running.pop())
+        return self.kv_cache_manager.reset_prefix_cache()
+
     # ------------------------------------------------------------------ schedule
 
     def schedule(self) -> SchedulerOutput:
