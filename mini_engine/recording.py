@@ -1,0 +1,1034 @@
+"""Recording: an immutable, seekable timeline of every engine step of a scenario run.
+
+Frame s is the state once s steps have run *and* the arrivals/events due at step s
+were applied (frame 0: before step 1, step-0 arrivals WAITING). Each step is stored
+as a `StepDelta` (what was scheduled, what happened, the per-request rows that
+changed, block-table ops, KV block-state changes, metrics); the recorder reads the
+engine from outside, doing O(scheduled + changes) numpy work per step. `seek(s)`
+starts from the nearest keyframe (full columns every <= K steps) and applies the
+deltas after it, vectorized. The JSONL export writes the same deltas, so a loaded
+recording is rebuilt by the same code and compares equal.
+
+Counters in metrics and states are those of the frame (after arrivals/aborts at
+step s), so the queues, the KV map and the timeline always agree.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+
+from .config import EngineConfig
+from .request import RequestStatus
+from .runner import ScenarioRunner, StepResult
+from .scenario import Scenario
+from .tokenizer import ByteTokenizer
+from .trace import Event
+
+# ----------------------------------------------------------------------------- codes
+
+PENDING = 0  # status code of a request that has not arrived yet
+STATUS_NAMES = ("PENDING",) + tuple(s.name for s in RequestStatus)  # index = code
+_WAITING, _RUNNING, _PREEMPTED = (int(RequestStatus.WAITING), int(RequestStatus.RUNNING),
+                                  int(RequestStatus.PREEMPTED))
+_FINISHED_MIN = int(RequestStatus.FINISHED_STOPPED)
+_ABORTED, _IGNORED = int(RequestStatus.FINISHED_ABORTED), int(RequestStatus.FINISHED_IGNORED)
+
+# Scheduled-entry kinds.
+DECODE, PREFILL_CHUNK, PREFILL_LAST = 0, 1, 2
+ENTRY_KIND_NAMES = ("decode", "prefill", "prefill_last")
+
+# Per-block states for the KV map (block 0 is vLLM's reserved null block).
+BLOCK_FREE, BLOCK_IN_USE, BLOCK_CACHED_FREE, BLOCK_SHARED, BLOCK_NULL = 0, 1, 2, 3, 4
+BLOCK_STATE_NAMES = ("free", "in_use", "cached_free", "shared", "null")
+
+# Timeline step kinds.
+STEP_IDLE, STEP_PREFILL, STEP_DECODE, STEP_MIXED, STEP_PREEMPTION = 0, 1, 2, 3, 4
+STEP_KIND_NAMES = ("idle", "prefill", "decode", "mixed", "preemption")
+
+OP_SET, OP_APPEND, OP_CLEAR = 0, 1, 2
+
+EVENT_KINDS = ("arrival", "admission", "resume", "preemption", "finish", "abort", "ignore",
+               "first_token", "chunk", "kv_full", "any")
+
+WAITING_REASONS: dict[str, str] = {
+    "not_arrived": "has not arrived yet (its arrival_step is later)",
+    "just_arrived": "arrived after this step's schedule(); the next step considers it",
+    "preempted": "was preempted in this step: its KV blocks were freed, it will recompute",
+    "budget": "the step's token budget (max_num_batched_tokens) was used up",
+    "max_num_seqs": "max_num_seqs requests are already running: no free seat",
+    "kv_cache": "not enough free KV blocks for its whole sequence",
+    "preemption": "a preemption happened this step: no request is admitted in such a step",
+    "head_of_line": "behind the head of the waiting queue, which could not be admitted",
+    "budget_unchunked": "chunked prefill is off and its prompt exceeds the budget left",
+    "priority": "behind a more urgent (lower priority value) request that could not be admitted",
+}
+
+# Row columns (one row = one request's full counters at the end of a frame).
+R_REQ, R_STATUS, R_COMPUTED, R_TOKENS, R_CACHED, R_PREEMPT, R_QKEY = range(7)
+_COLS = ("status", "computed", "tokens", "cached", "npreempt", "qkey")
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+# ----------------------------------------------------------------------------- records
+
+@dataclass(frozen=True)
+class Happening:
+    """One thing that happened to a request in a step (the UI's event list entries)."""
+
+    kind: str  # arrival admission resume preemption finish abort ignore first_token
+    request_id: str
+    num_tokens: int = 0  # admission/resume: prefix-cache hit tokens; preemption: tokens lost
+    usage_before: float | None = None  # preemption: KV usage around the free
+    usage_after: float | None = None
+    status: str | None = None  # finish/abort/ignore: final status name
+    reason: str | None = None  # finish/abort/ignore: "stop" | "length" | "abort"
+    stop_reason: int | str | None = None  # stop token, or the ignore explanation
+    prev_status: str | None = None  # abort: status before the abort
+
+    def to_dict(self) -> dict:
+        d = {"kind": self.kind, "request_id": self.request_id}
+        for name in ("num_tokens", "usage_before", "usage_after", "status", "reason",
+                     "stop_reason", "prev_status"):
+            v = getattr(self, name)
+            if v is not None and not (name == "num_tokens" and v == 0):
+                d[name] = v
+        return d
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    """Per-frame scalars; vLLM metric names where one exists."""
+
+    num_scheduled_tokens: int
+    token_budget: int
+    prefill_tokens: int
+    decode_tokens: int
+    num_requests_running: int
+    num_requests_waiting: int
+    kv_cache_usage_perc: float  # 0..1, as vLLM's gauge
+    num_free_blocks: int
+    num_cached_free_blocks: int
+    prefix_cache_queries: int
+    prefix_cache_hits: int
+    num_preemptions: int
+    prompt_tokens: int  # prompts whose first token was sampled this step (vLLM counts them then)
+    generation_tokens: int  # tokens sampled this step
+    waiting_stop_reason: str | None
+    waiting_stop_req_id: str | None
+
+
+_METRIC_FIELDS = tuple(StepMetrics.__dataclass_fields__)
+
+
+@dataclass(frozen=True, eq=False)
+class StepDelta:
+    """Everything one step changed: the unit of recording, of JSONL lines and of replay."""
+
+    step: int
+    sched_req: np.ndarray  # int32 request indices, in schedule order
+    sched_tokens: np.ndarray  # int32
+    sched_kind: np.ndarray  # int8: DECODE / PREFILL_CHUNK / PREFILL_LAST
+    rows: np.ndarray  # int64 (m, 7): full counters of the requests that changed otherwise
+    table_ops: tuple  # ((req index, OP_*, (block ids...)), ...) in order
+    block_changes: np.ndarray  # int32 (c, 2): (block id, BLOCK_* state)
+    happenings: tuple  # Happening, in order
+    reported_finished: tuple  # request indices in engine.step()'s finished list (the lab's order)
+    metrics: StepMetrics
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StepDelta):
+            return NotImplemented
+        return (self.step == other.step
+                and all(np.array_equal(getattr(self, f), getattr(other, f))
+                        for f in ("sched_req", "sched_tokens", "sched_kind", "rows",
+                                  "block_changes"))
+                and self.table_ops == other.table_ops and self.happenings == other.happenings
+                and self.reported_finished == other.reported_finished
+                and self.metrics == other.metrics)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class ScheduledEntry:
+    request_id: str
+    num_tokens: int
+    kind: str  # "decode" | "prefill" (a chunk that samples nothing) | "prefill_last" (samples)
+
+    @property
+    def is_prefill(self) -> bool:
+        return self.kind != "decode"
+
+    @property
+    def samples(self) -> bool:
+        return self.kind != "prefill"
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What happened in one step (cheap: built from the step's delta only)."""
+
+    step: int
+    scheduled: tuple[ScheduledEntry, ...]
+    happenings: tuple[Happening, ...]
+    metrics: StepMetrics
+    step_kind: str
+
+    def of_kind(self, kind: str) -> tuple[Happening, ...]:
+        return tuple(h for h in self.happenings if h.kind == kind)
+
+
+@dataclass(frozen=True)
+class RequestState:
+    request_id: str
+    status: str  # "PENDING" before arrival, else a RequestStatus name
+    num_computed_tokens: int
+    num_tokens: int
+    num_prompt_tokens: int
+    num_output_tokens: int
+    num_blocks: int
+    num_cached_tokens: int  # prefix-cache hit tokens at first admission; -1 before
+    num_preemptions: int
+    block_table: tuple[int, ...]
+    waiting_reason: str | None
+    arrival_step: int
+    priority: int
+
+
+@dataclass(frozen=True, eq=False)
+class StepState:
+    """The full state at a frame. Columns are read-only numpy arrays in scenario request order."""
+
+    step: int
+    request_ids: tuple[str, ...]
+    status: np.ndarray  # int8 codes, names in STATUS_NAMES
+    num_computed_tokens: np.ndarray
+    num_tokens: np.ndarray
+    num_prompt_tokens: np.ndarray
+    num_cached_tokens: np.ndarray
+    num_preemptions: np.ndarray
+    num_blocks: np.ndarray
+    running: tuple[str, ...]  # queue order
+    waiting: tuple[str, ...]  # queue order (the order schedule() will consider them)
+    waiting_reasons: tuple[str, ...]  # aligned with `waiting`; keys of WAITING_REASONS
+    finished: tuple[str, ...]
+    block_tables: Mapping[str, tuple[int, ...]]  # requests holding blocks
+    block_states: np.ndarray  # uint8 per block id, names in BLOCK_STATE_NAMES
+    metrics: StepMetrics
+    _index: Mapping[str, int]
+    _arrival: np.ndarray
+    _priority: np.ndarray
+
+    def status_name(self, request_id: str) -> str:
+        return STATUS_NAMES[self.status[self._index[request_id]]]
+
+    def waiting_reason(self, request_id: str) -> str | None:
+        i = self._index[request_id]
+        if self.status[i] == PENDING:
+            return "not_arrived"
+        try:
+            return self.waiting_reasons[self.waiting.index(request_id)]
+        except ValueError:
+            return None
+
+    def request(self, request_id: str) -> RequestState:
+        i = self._index[request_id]
+        return RequestState(
+            request_id, STATUS_NAMES[self.status[i]], int(self.num_computed_tokens[i]),
+            int(self.num_tokens[i]), int(self.num_prompt_tokens[i]),
+            int(self.num_tokens[i] - self.num_prompt_tokens[i]), int(self.num_blocks[i]),
+            int(self.num_cached_tokens[i]), int(self.num_preemptions[i]),
+            self.block_tables.get(request_id, ()), self.waiting_reason(request_id),
+            int(self._arrival[i]), int(self._priority[i]))
+
+    def requests(self) -> list[RequestState]:
+        return [self.request(r) for r in self.request_ids]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StepState):
+            return NotImplemented
+        arrays = ("status", "num_computed_tokens", "num_tokens", "num_prompt_tokens",
+                  "num_cached_tokens", "num_preemptions", "num_blocks", "block_states")
+        return (self.step == other.step and self.request_ids == other.request_ids
+                and all(np.array_equal(getattr(self, a), getattr(other, a)) for a in arrays)
+                and self.running == other.running and self.waiting == other.waiting
+                and self.waiting_reasons == other.waiting_reasons
+                and self.finished == other.finished
+                and dict(self.block_tables) == dict(other.block_tables)
+                and self.metrics == other.metrics)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class RequestMetrics:
+    """Per-request latencies in steps.
+
+    A request arriving at step t can first be scheduled in step t+1, so
+    `queue_steps` = first admission step - (t+1) (0: admitted at the first chance) and
+    `ttft_steps` = first-token step - t (inclusive: 1 = first token in its first step).
+    """
+
+    request_id: str
+    arrival_step: int
+    first_scheduled_step: int | None
+    queue_steps: int | None
+    first_token_step: int | None
+    ttft_steps: int | None
+    token_steps: tuple[int, ...]  # steps that sampled one of its tokens
+    inter_token_steps: tuple[int, ...]
+    mean_inter_token_steps: float | None
+    num_preemptions: int
+    recomputed_tokens: int  # computed tokens thrown away by preemptions
+    finish_step: int | None
+    final_status: str
+    finish_reason: str | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One entry per frame (index = step), for the timeline."""
+
+    step_kind: np.ndarray  # int8, names in STEP_KIND_NAMES
+    num_scheduled_tokens: np.ndarray
+    num_requests_running: np.ndarray
+    num_requests_waiting: np.ndarray
+    kv_cache_usage_perc: np.ndarray
+    num_preemptions: np.ndarray
+    prefix_cache_queries: np.ndarray
+    prefix_cache_hits: np.ndarray
+
+    @property
+    def num_preemptions_cumulative(self) -> np.ndarray:
+        return np.cumsum(self.num_preemptions)
+
+    @property
+    def prefix_cache_queries_cumulative(self) -> np.ndarray:
+        return np.cumsum(self.prefix_cache_queries)
+
+    @property
+    def prefix_cache_hits_cumulative(self) -> np.ndarray:
+        return np.cumsum(self.prefix_cache_hits)
+
+
+@dataclass
+class _Keyframe:
+    step: int
+    cols: dict  # column name -> array copy
+    tables: dict  # req index -> tuple of block ids
+    codes: bytes
+
+
+# ----------------------------------------------------------------------------- recording
+
+def _prompt_len(spec) -> int:
+    if spec.prompt_token_ids is not None:
+        return len(spec.prompt_token_ids)
+    return len(spec.prompt.encode("utf-8"))
+
+
+class Recording:
+    """A run's timeline. Read-only for users; grows only through `_apply` (recorder or loader)."""
+
+    KEYFRAME_STEPS = 128
+    KEYFRAME_ENTRIES = 16384
+
+    def __init__(self, scenario: Scenario, tool_version: str | None = None) -> None:
+        from . import __version__
+        self.scenario = scenario
+        self.config: EngineConfig = scenario.engine
+        self.tool_version = tool_version or __version__
+        specs = scenario.requests
+        self.request_ids: tuple[str, ...] = tuple(s.request_id for s in specs)
+        self.request_index: Mapping[str, int] = MappingProxyType(
+            {rid: i for i, rid in enumerate(self.request_ids)})
+        n = len(specs)
+        self._prompt_len = _ro(np.array([_prompt_len(s) for s in specs], dtype=np.int64))
+        self._arrival = _ro(np.array([s.arrival_step for s in specs], dtype=np.int64))
+        self._priority = _ro(np.array([s.priority for s in specs], dtype=np.int64))
+        self._priority_policy = self.config.policy == "priority"
+        # Live mirror of the current (last) frame.
+        self._cols = {
+            "status": np.zeros(n, np.int8), "computed": np.zeros(n, np.int64),
+            "tokens": self._prompt_len.copy(), "cached": np.full(n, -1, np.int64),
+            "npreempt": np.zeros(n, np.int64), "qkey": np.zeros(n, np.int64)}
+        self._tables: dict[int, list[int]] = {}
+        nb = self.config.num_gpu_blocks
+        self._codes = bytearray(nb)
+        self._codes[0] = BLOCK_NULL
+        self._deltas: list[StepDelta] = []
+        self._keyframes: list[_Keyframe] = []
+        self._kf_steps: list[int] = []
+        self._entries_since_kf = 0
+        self._index: dict[str, list[int]] = {k: [] for k in EVENT_KINDS + ("reported",)}
+        self._req_index: dict[tuple[str, int], list[int]] = {}
+        self._summary_cols: dict[str, list] = {k: [] for k in (
+            "step_kind", "num_scheduled_tokens", "num_requests_running", "num_requests_waiting",
+            "kv_cache_usage_perc", "num_preemptions", "prefix_cache_queries",
+            "prefix_cache_hits")}
+        self._summary_cache: tuple[int, Summary] | None = None
+        self._entries_cache: tuple[int, tuple] | None = None
+        self._outputs: dict[int, tuple[int, ...]] | None = None  # set when complete
+        self._live_requests: Callable[[str], object] | None = None  # recorder's engine lookup
+        self.complete = False
+        self.num_steps = -1  # frames 0..num_steps are readable
+
+    # -------------------------------------------------------------- growth (internal)
+
+    def _apply(self, d: StepDelta) -> None:
+        cols, tables, codes = self._cols, self._tables, self._codes
+        if len(d.sched_req):
+            cols["computed"][d.sched_req] += d.sched_tokens
+            cols["tokens"][d.sched_req] += (d.sched_kind != PREFILL_CHUNK)
+        if len(d.rows):
+            r = d.rows[:, R_REQ]
+            for j, name in enumerate(_COLS, start=1):
+                cols[name][r] = d.rows[:, j]
+        for ri, op, blocks in d.table_ops:
+            if op == OP_SET:
+                tables[ri] = list(blocks)
+            elif op == OP_APPEND:
+                tables[ri].extend(blocks)
+            else:
+                tables.pop(ri, None)
+        for b, c in d.block_changes.tolist():
+            codes[b] = c
+        self._deltas.append(d)
+        self._index_step(d)
+        m = d.metrics
+        sc = self._summary_cols
+        if d.metrics.num_preemptions:
+            kind = STEP_PREEMPTION
+        elif not m.num_scheduled_tokens:
+            kind = STEP_IDLE
+        elif not m.decode_tokens:
+            kind = STEP_PREFILL
+        elif not m.prefill_tokens:
+            kind = STEP_DECODE
+        else:
+            kind = STEP_MIXED
+        sc["step_kind"].append(kind)
+        for name in ("num_scheduled_tokens", "num_requests_running", "num_requests_waiting",
+                     "kv_cache_usage_perc", "num_preemptions", "prefix_cache_queries",
+                     "prefix_cache_hits"):
+            sc[name].append(getattr(m, name))
+        self._entries_since_kf += len(d.sched_req) + len(d.rows) + 4 * len(d.table_ops) + len(
+            d.block_changes)
+        if (not self._kf_steps or d.step - self._kf_steps[-1] >= self.KEYFRAME_STEPS
+                or self._entries_since_kf >= self.KEYFRAME_ENTRIES):
+            self._keyframes.append(_Keyframe(
+                d.step, {k: v.copy() for k, v in cols.items()},
+                {ri: tuple(t) for ri, t in tables.items()}, bytes(codes)))
+            self._kf_steps.append(d.step)
+            self._entries_since_kf = 0
+        self.num_steps = d.step  # published last: readers see complete frames only
+
+    def _add_index(self, kind: str, step: int, ri: int | None) -> None:
+        lst = self._index[kind]
+        if not lst or lst[-1] != step:
+            lst.append(step)
+        if ri is not None:
+            lst = self._req_index.setdefault((kind, ri), [])
+            if not lst or lst[-1] != step:
+                lst.append(step)
+
+    def _index_step(self, d: StepDelta) -> None:
+        s, idx = d.step, self.request_index
+        any_list = self._index["any"]
+        for h in d.happenings:
+            ri = idx[h.request_id]
+            self._add_index(h.kind, s, ri)
+            self._add_index("any", s, ri)
+        if len(d.sched_req):
+            chunk = d.sched_req[d.sched_kind != DECODE]
+            if len(chunk):
+                for ri in chunk.tolist():
+                    self._add_index("chunk", s, ri)
+                    self._add_index("any", s, ri)
+        for ri in d.reported_finished:
+            self._add_index("reported", s, ri)
+        if d.metrics.kv_cache_usage_perc >= 1.0 or d.metrics.waiting_stop_reason == "kv_cache":
+            self._add_index("kv_full", s, None)
+            if not any_list or any_list[-1] != s:
+                any_list.append(s)
+
+    def _finish(self, outputs: dict[int, tuple[int, ...]]) -> None:
+        self._outputs = outputs
+        self._live_requests = None
+        self.complete = True
+
+    # -------------------------------------------------------------- basic reads
+
+    @property
+    def num_frames(self) -> int:
+        return self.num_steps + 1
+
+    def _check(self, step: int) -> int:
+        step = int(step)
+        if not 0 <= step <= self.num_steps:
+            raise IndexError(f"step {step} out of range 0..{self.num_steps}")
+        return step
+
+    def delta(self, step: int) -> StepDelta:
+        return self._deltas[self._check(step)]
+
+    def deltas(self) -> Iterable[StepDelta]:
+        return iter(self._deltas[:self.num_steps + 1])
+
+    def step_record(self, step: int) -> StepRecord:
+        d = self.delta(step)
+        ids = self.request_ids
+        scheduled = tuple(ScheduledEntry(ids[r], n, ENTRY_KIND_NAMES[k]) for r, n, k in zip(
+            d.sched_req.tolist(), d.sched_tokens.tolist(), d.sched_kind.tolist()))
+        return StepRecord(step, scheduled, d.happenings, d.metrics,
+                          STEP_KIND_NAMES[self._summary_cols["step_kind"][step]])
+
+    def metrics(self, step: int) -> StepMetrics:
+        return self.delta(step).metrics
+
+    def summary(self) -> Summary:
+        n = self.num_steps + 1
+        if self._summary_cache is None or self._summary_cache[0] != n:
+            sc = self._summary_cols
+            dtypes = {"step_kind": np.int8, "kv_cache_usage_perc": np.float64}
+            arrays = {k: _ro(np.array(v[:n], dtype=dtypes.get(k, np.int64)))
+                      for k, v in sc.items()}
+            self._summary_cache = (n, Summary(**arrays))
+        return self._summary_cache[1]
+
+    # -------------------------------------------------------------- seek
+
+    def seek(self, step: int) -> StepState:
+        step = self._check(step)
+        kf = self._keyframes[bisect.bisect_right(self._kf_steps, step) - 1]
+        cols = {k: v.copy() for k, v in kf.cols.items()}
+        tables = {ri: list(t) for ri, t in kf.tables.items()}
+        deltas = self._deltas[kf.step + 1:step + 1]
+        codes = np.frombuffer(kf.codes, dtype=np.uint8).copy()
+        if deltas:
+            rows = [d.rows for d in deltas if len(d.rows)]
+            last_row_step = np.full(len(self.request_ids), kf.step, dtype=np.int64)
+            if rows:
+                row_steps = np.concatenate([np.full(len(d.rows), d.step, np.int64)
+                                            for d in deltas if len(d.rows)])
+                allrows = np.concatenate(rows)
+                rev = allrows[::-1]
+                uniq, first = np.unique(rev[:, R_REQ], return_index=True)
+                last = rev[first]
+                for j, name in enumerate(_COLS, start=1):
+                    cols[name][uniq] = last[:, j]
+                last_row_step[uniq] = row_steps[::-1][first]
+            sched = [d for d in deltas if len(d.sched_req)]
+            if sched:
+                req = np.concatenate([d.sched_req for d in sched])
+                ntok = np.concatenate([d.sched_tokens for d in sched])
+                kind = np.concatenate([d.sched_kind for d in sched])
+                st = np.concatenate([np.full(len(d.sched_req), d.step, np.int64) for d in sched])
+                keep = st > last_row_step[req]
+                req, ntok, kind = req[keep], ntok[keep], kind[keep]
+                n = len(self.request_ids)
+                cols["computed"] += np.bincount(req, weights=ntok, minlength=n).astype(np.int64)
+                cols["tokens"] += np.bincount(req[kind != PREFILL_CHUNK],
+                                              minlength=n).astype(np.int64)
+            for d in deltas:
+                for ri, op, blocks in d.table_ops:
+                    if op == OP_SET:
+                        tables[ri] = list(blocks)
+                    elif op == OP_APPEND:
+                        tables[ri].extend(blocks)
+                    else:
+                        tables.pop(ri, None)
+            changes = [d.block_changes for d in deltas if len(d.block_changes)]
+            if changes:
+                ch = np.concatenate(changes)[::-1]
+                uniq, first = np.unique(ch[:, 0], return_index=True)
+                codes[uniq] = ch[first, 1]
+        return self._state(step, cols, tables, codes)
+
+    def _queue_order(self, cols: dict, which: np.ndarray, waiting: bool) -> np.ndarray:
+        qkey = cols["qkey"][which]
+        if waiting and self._priority_policy:
+            order = np.lexsort((qkey, self._priority[which]))
+        else:
+            order = np.argsort(qkey, kind="stable")
+        return which[order]
+
+    def _state(self, step: int, cols: dict, tables: dict, codes: np.ndarray) -> StepState:
+        ids = self.request_ids
+        status = cols["status"]
+        running_i = self._queue_order(cols, np.flatnonzero(status == _RUNNING), False)
+        waiting_i = self._queue_order(
+            cols, np.flatnonzero((status == _WAITING) | (status == _PREEMPTED)), True)
+        finished_i = np.flatnonzero(status >= _FINISHED_MIN)
+        waiting = tuple(map(ids.__getitem__, waiting_i.tolist()))
+        nblocks = np.zeros(len(ids), np.int64)
+        for ri, t in tables.items():
+            nblocks[ri] = len(t)
+        d = self._deltas[step]
+        return StepState(
+            step=step, request_ids=ids, status=_ro(status),
+            num_computed_tokens=_ro(cols["computed"]), num_tokens=_ro(cols["tokens"]),
+            num_prompt_tokens=self._prompt_len, num_cached_tokens=_ro(cols["cached"]),
+            num_preemptions=_ro(cols["npreempt"]), num_blocks=_ro(nblocks),
+            running=tuple(map(ids.__getitem__, running_i.tolist())), waiting=waiting,
+            waiting_reasons=self._waiting_reasons(d, waiting_i, cols),
+            finished=tuple(map(ids.__getitem__, finished_i.tolist())),
+            block_tables=MappingProxyType({ids[ri]: tuple(t) for ri, t in tables.items()}),
+            block_states=_ro(codes), metrics=d.metrics, _index=self.request_index,
+            _arrival=self._arrival, _priority=self._priority)
+
+    def _waiting_reasons(self, d: StepDelta, waiting_i: np.ndarray, cols: dict) -> tuple:
+        """Why each waiting request did not run in this step's schedule() (see WAITING_REASONS)."""
+        if not len(waiting_i):
+            return ()
+        just = {h.request_id for h in d.happenings if h.kind == "arrival"}
+        pre = {h.request_id for h in d.happenings if h.kind == "preemption"}
+        reason = d.metrics.waiting_stop_reason
+        head = d.metrics.waiting_stop_req_id
+        head_prio = None
+        if head is not None and head in self.request_index:
+            head_prio = int(self._priority[self.request_index[head]])
+        ids = self.request_ids
+        out = []
+        for ri in waiting_i.tolist():
+            rid = ids[ri]
+            if d.step == 0 or rid in just:
+                out.append("just_arrived")
+            elif rid in pre:
+                out.append("preempted")
+            elif reason is None:
+                out.append("just_arrived")  # defensive: nothing blocked the queue
+            elif rid == head or reason in ("budget", "max_num_seqs", "preemption"):
+                out.append(reason)
+            elif self._priority_policy and head_prio is not None and \
+                    int(self._priority[ri]) > head_prio:
+                out.append("priority")
+            else:
+                out.append("head_of_line")
+        return tuple(out)
+
+    # -------------------------------------------------------------- index
+
+    def _steps(self, kind: str, request_id: str | None) -> list[int]:
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
+        if request_id is None:
+            return self._index[kind]
+        return self._req_index.get((kind, self.request_index[request_id]), [])
+
+    def next_step(self, after: int, kind: str = "any", request_id: str | None = None) -> int | None:
+        """The first step > `after` with an event of `kind` (for `request_id`), or None."""
+        steps = self._steps(kind, request_id)
+        i = bisect.bisect_right(steps, after)
+        return steps[i] if i < len(steps) and steps[i] <= self.num_steps else None
+
+    def prev_step(self, before: int, kind: str = "any", request_id: str | None = None) -> int | None:
+        """The last step < `before` with an event of `kind` (for `request_id`), or None."""
+        steps = self._steps(kind, request_id)
+        i = bisect.bisect_left(steps, min(before, self.num_steps + 1))
+        return steps[i - 1] if i > 0 else None
+
+    def event_steps(self, kind: str, request_id: str | None = None) -> tuple[int, ...]:
+        return tuple(s for s in self._steps(kind, request_id) if s <= self.num_steps)
+
+    # -------------------------------------------------------------- per request
+
+    def _entries(self):
+        """All scheduled entries concatenated (step, req, tokens, kind); cached per length."""
+        n = self.num_steps + 1
+        if self._entries_cache is None or self._entries_cache[0] != n:
+            ds = [d for d in self._deltas[:n] if len(d.sched_req)]
+            if ds:
+                st = np.concatenate([np.full(len(d.sched_req), d.step, np.int64) for d in ds])
+                req = np.concatenate([d.sched_req for d in ds])
+                tok = np.concatenate([d.sched_tokens for d in ds])
+                kind = np.concatenate([d.sched_kind for d in ds])
+            else:
+                st = req = tok = kind = np.zeros(0, np.int64)
+            self._entries_cache = (n, (st, req, tok, kind))
+        return self._entries_cache[1]
+
+    def _request_rows(self, ri: int) -> list[tuple[int, list[int]]]:
+        steps = sorted(set(s for k in ("arrival", "admission", "resume", "preemption", "finish",
+                                       "abort", "ignore")
+                           for s in self._req_index.get((k, ri), ())))
+        out = []
+        for s in steps:
+            if s > self.num_steps:
+                break
+            rows = self._deltas[s].rows
+            hit = rows[rows[:, R_REQ] == ri]
+            if len(hit):
+                out.append((s, hit[-1].tolist()))
+        return out
+
+    def lifecycle(self, request_id: str) -> list[Event]:
+        """The lab's event list for one request: after each step in which it was running
+        (before that step's aborts) or in engine.step()'s finished list."""
+        ri = self.request_index[request_id]
+        rows = self._request_rows(ri)
+        if not rows:
+            return []
+        st, req, tok, kind = self._entries()
+        mine = req == ri
+        e_steps, e_tok, e_kind = st[mine].tolist(), tok[mine].tolist(), kind[mine].tolist()
+        reported = {}
+        for s in self._req_index.get(("reported", ri), ()):
+            reported[s] = True
+        abort_prev = {}
+        for s in self._req_index.get(("abort", ri), ()):
+            for h in self._deltas[s].happenings:
+                if h.kind == "abort" and h.request_id == request_id:
+                    abort_prev[s] = h.prev_status
+        events: list[Event] = []
+        first_step = rows[0][0]
+        last = self.num_steps
+        row_i = 0
+        status = computed = tokens = None
+        e_i = 0
+        for s in range(first_step, last + 1):
+            # counters after step s's update (rows at s are end-of-frame: apply them)
+            while e_i < len(e_steps) and e_steps[e_i] == s:
+                if status is not None:
+                    computed += e_tok[e_i]
+                    tokens += e_kind[e_i] != PREFILL_CHUNK
+                e_i += 1
+            if row_i < len(rows) and rows[row_i][0] == s:
+                row = rows[row_i][1]
+                status, computed, tokens = row[R_STATUS], row[R_COMPUTED], row[R_TOKENS]
+                row_i += 1
+            pre_abort = status
+            if s in abort_prev:
+                pre_abort = RequestStatus[abort_prev[s]].value
+            if s in reported:
+                events.append(Event(request_id, STATUS_NAMES[status], computed, tokens))
+            elif pre_abort == _RUNNING:
+                events.append(Event(request_id, "RUNNING", computed, tokens))
+            if status is not None and status >= _FINISHED_MIN and row_i >= len(rows) and \
+                    not any(k > s for k in reported):
+                break
+        return events
+
+    def request_metrics(self, request_id: str) -> RequestMetrics:
+        ri = self.request_index[request_id]
+        arrival = int(self._arrival[ri])
+        st, req, tok, kind = self._entries()
+        mine = req == ri
+        steps = st[mine]
+        token_steps = tuple(steps[kind[mine] != PREFILL_CHUNK].tolist())
+        first_sched = int(steps[0]) if len(steps) else None
+        first_tok = token_steps[0] if token_steps else None
+        gaps = tuple(b - a for a, b in zip(token_steps, token_steps[1:]))
+        lost = 0
+        for s in self._req_index.get(("preemption", ri), ()):
+            for h in self._deltas[s].happenings:
+                if h.kind == "preemption" and h.request_id == request_id:
+                    lost += h.num_tokens
+        finish_step = finish_reason = None
+        status = "PENDING"
+        for k in ("finish", "abort", "ignore"):
+            for s in self._req_index.get((k, ri), ()):
+                if s <= self.num_steps:
+                    finish_step = s
+                    for h in self._deltas[s].happenings:
+                        if h.kind == k and h.request_id == request_id:
+                            finish_reason = h.reason
+        rows = self._request_rows(ri)
+        if rows:
+            status = STATUS_NAMES[rows[-1][1][R_STATUS]]
+        return RequestMetrics(
+            request_id, arrival, first_sched,
+            None if first_sched is None else first_sched - arrival - 1,
+            first_tok, None if first_tok is None else first_tok - arrival,
+            token_steps, gaps, (sum(gaps) / len(gaps)) if gaps else None,
+            len(self._req_index.get(("preemption", ri), ())), lost, finish_step, status,
+            finish_reason)
+
+    def output_token_ids(self, request_id: str, step: int | None = None) -> tuple[int, ...]:
+        """The tokens sampled by `step` (default: the last frame)."""
+        ri = self.request_index[request_id]
+        step = self.num_steps if step is None else self._check(step)
+        st, req, tok, kind = self._entries()
+        count = int(np.count_nonzero((req == ri) & (st <= step) & (kind != PREFILL_CHUNK)))
+        if self._outputs is not None:
+            return self._outputs.get(ri, ())[:count]
+        if self._live_requests is not None:
+            try:
+                r = self._live_requests(request_id)
+            except KeyError:
+                return ()
+            return tuple(r.output_token_ids[:count])
+        return ()
+
+    def text(self, request_id: str, step: int | None = None) -> str:
+        return ByteTokenizer().decode(list(self.output_token_ids(request_id, step)))
+
+    # -------------------------------------------------------------- equality
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Recording):
+            return NotImplemented
+        return (self.num_steps == other.num_steps and self.config == other.config
+                and self.request_ids == other.request_ids
+                and self._deltas[:self.num_steps + 1] == other._deltas[:other.num_steps + 1]
+                and all(self.output_token_ids(r) == other.output_token_ids(r)
+                        for r in self.request_ids))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+# ----------------------------------------------------------------------------- recorder
+
+class Recorder:
+    """Runs a scenario and grows `self.recording` step by step (for a background thread)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.runner = ScenarioRunner(scenario)
+        engine = self.runner.engine
+        self.recording = rec = Recording(scenario)
+        rec._live_requests = engine.get_request
+        self._index_of = dict(rec.request_index)
+        self._fcfs = scenario.engine.policy != "priority"
+        self._front = 0  # FCFS prepend keys go down, append keys go up
+        self._back = 0
+        self._admit_seq = 0
+        self._capture(StepResult(0, [], self.runner.initial_arrived, self.runner.initial_aborted),
+                      initial=True)
+        if self.runner.is_done():
+            self._finalize()
+
+    @property
+    def done(self) -> bool:
+        return self.recording.complete
+
+    def advance(self, n: int = 1) -> bool:
+        """Run up to n more steps; True while there is more to run."""
+        runner = self.runner
+        for _ in range(n):
+            if runner.is_done():
+                break
+            self._capture(runner.step())
+        if runner.is_done() and not self.recording.complete:
+            self._finalize()
+        return not self.recording.complete
+
+    def _finalize(self) -> None:
+        eng, rec = self.runner.engine, self.recording
+        outputs = {}
+        for ri, rid in enumerate(rec.request_ids):
+            try:
+                outputs[ri] = tuple(eng.get_request(rid).output_token_ids)
+            except KeyError:
+                outputs[ri] = ()
+        rec._finish(outputs)
+
+    def _capture(self, result: StepResult, initial: bool = False) -> None:
+        eng = self.runner.engine
+        sch = eng.scheduler
+        pool = sch.kv_cache_manager.block_pool
+        rec = self.recording
+        cols, tables, codes = rec._cols, rec._tables, rec._codes
+        index_of = self._index_of
+        get_request = eng.get_request
+        touched: dict[int, None] = {}
+        happen: list[Happening] = []
+        table_ops: list[tuple] = []
+        btouched: list[int] = []
+        status, computed = cols["status"], cols["computed"]
+        npre, cached, qkey = cols["npreempt"], cols["cached"], cols["qkey"]
+        # Local copies of the rows being rewritten (applied through the delta's rows).
+        new_vals: dict[int, dict] = {}
+
+        def setv(ri: int, **kw) -> None:
+            touched[ri] = None
+            new_vals.setdefault(ri, {}).update(kw)
+
+        def cur(ri: int, name: str) -> int:
+            v = new_vals.get(ri, {}).get(name)
+            return int(cols[name][ri]) if v is None else v
+
+        def free_table(ri: int) -> None:
+            if ri in tables or any(op[0] == ri and op[1] == OP_SET for op in table_ops):
+                btouched.extend(tables.get(ri, ()))
+                table_ops.append((ri, OP_CLEAR, ()))
+
+        so = None if initial else eng.last_scheduler_output
+        stats = None if initial else eng.last_stats
+        sched_req = np.zeros(0, np.int32)
+        sched_tok = np.zeros(0, np.int32)
+        sched_kind = np.zeros(0, np.int8)
+        prefill_tokens = decode_tokens = gen_tokens = prompt_tokens = 0
+        if so is not None:
+            for p in so.preemptions:
+                ri = index_of[p.request_id]
+                req = get_request(p.request_id)
+                if self._fcfs:
+                    self._front -= 1
+                    key = self._front
+                else:
+                    key = int(req.arrival_time)
+                setv(ri, status=_PREEMPTED, computed=0, npreempt=req.num_preemptions, qkey=key)
+                free_table(ri)
+                happen.append(Happening("preemption", p.request_id, p.num_computed_tokens_lost,
+                                        p.kv_cache_usage_before, p.kv_cache_usage_after))
+            nst = so.num_scheduled_tokens
+            m = len(nst)
+            if m:
+                ids = list(nst)
+                idx = np.fromiter(map(index_of.__getitem__, ids), np.int64, m)
+                n = np.fromiter(nst.values(), np.int64, m)
+                comp_b = computed[idx]
+                tok_b = cols["tokens"][idx]
+                n_run = len(so.scheduled_running_req_ids)
+                resumed = set(so.scheduled_resumed_req_ids)
+                kvm_tables = sch.kv_cache_manager.req_to_blocks
+                admitted = set()
+                for k in range(n_run, m):
+                    rid = ids[k]
+                    ri = int(idx[k])
+                    req = get_request(rid)
+                    hits = req.num_computed_tokens - nst[rid]
+                    comp_b[k] = hits
+                    self._admit_seq += 1
+                    setv(ri, status=_RUNNING, qkey=self._admit_seq,
+                         cached=req.num_cached_tokens)
+                    admitted.add(ri)
+                    table = tuple(kvm_tables.get(rid, ()))
+                    table_ops.append((ri, OP_SET, table))
+                    btouched.extend(table)
+                    happen.append(Happening("resume" if rid in resumed else "admission", rid, hits))
+                comp_a = comp_b + n
+                samp = comp_a >= tok_b
+                plen = rec._prompt_len[idx]
+                decode = (comp_b == tok_b - 1) & (comp_b >= plen)
+                kind = np.where(decode, DECODE, np.where(samp, PREFILL_LAST, PREFILL_CHUNK))
+                sched_req = idx.astype(np.int32)
+                sched_tok = n.astype(np.int32)
+                sched_kind = kind.astype(np.int8)
+                for k in range(n_run, m):  # admitted rows: computed after the step
+                    setv(int(idx[k]), computed=int(comp_a[k]))
+                decode_tokens = int(n[decode].sum())
+                prefill_tokens = int(n.sum()) - decode_tokens
+                gen_tokens = int(samp.sum())
+                first = samp & (tok_b == plen)
+                if first.any():
+                    prompt_tokens = int(plen[first].sum())
+                    for ri in idx[first].tolist():
+                        happen.append(Happening("first_token", rec.request_ids[ri]))
+                for rid, new in so.req_to_new_block_ids.items():
+                    ri = index_of[rid]
+                    btouched.extend(new)
+                    if ri not in admitted:
+                        table_ops.append((ri, OP_APPEND, tuple(new)))
+        reported = []
+        for req in result.finished:
+            ri = index_of[req.request_id]
+            reported.append(ri)
+            if cur(ri, "status") >= _FINISHED_MIN:
+                continue  # ignored at add: already recorded at its arrival
+            st = int(req.status)
+            setv(ri, status=st)
+            free_table(ri)
+            happen.append(Happening("ignore" if st == _IGNORED else "finish", req.request_id,
+                                    status=req.status.name, reason=req.get_finished_reason(),
+                                    stop_reason=req.stop_reason))
+        for req in result.arrived:
+            ri = index_of[req.request_id]
+            if self._fcfs:
+                self._back += 1
+                key = self._back
+            else:
+                key = int(req.arrival_time)
+            setv(ri, status=int(req.status), computed=0, tokens=req.num_tokens, cached=-1,
+                 npreempt=0, qkey=key)
+            happen.append(Happening("arrival", req.request_id))
+            if req.status == RequestStatus.FINISHED_IGNORED:
+                happen.append(Happening("ignore", req.request_id, status=req.status.name,
+                                        reason=req.get_finished_reason(),
+                                        stop_reason=req.stop_reason))
+        for req in result.aborted:
+            ri = index_of[req.request_id]
+            prev = STATUS_NAMES[cur(ri, "status")]
+            setv(ri, status=_ABORTED)
+            free_table(ri)
+            happen.append(Happening("abort", req.request_id, status=req.status.name,
+                                    reason=req.get_finished_reason(), prev_status=prev))
+        # KV block states of the blocks this step could have changed.
+        ref, bhash = pool.ref_cnt, pool.block_hash
+        if so is not None and so.preemptions and not self._fcfs:
+            btouched = range(1, pool.num_gpu_blocks)  # priority rollbacks hide blocks: rescan
+        changes = []
+        for b in sorted(set(btouched)):
+            r = ref[b]
+            c = BLOCK_SHARED if r > 1 else BLOCK_IN_USE if r == 1 else (
+                BLOCK_CACHED_FREE if bhash[b] is not None else BLOCK_FREE)
+            if codes[b] != c:
+                changes.append((b, c))
+        # Rows: full counters of touched requests, after the sched adds.
+        if touched:
+            t = np.fromiter(touched, np.int64, len(touched))
+            rows = np.empty((len(t), 7), np.int64)
+            rows[:, R_REQ] = t
+            after_comp = computed[t].copy()
+            after_tok = cols["tokens"][t].copy()
+            if len(sched_req):
+                pos = {ri: k for k, ri in enumerate(sched_req.tolist())}
+                for j, ri in enumerate(t.tolist()):
+                    k = pos.get(ri)
+                    if k is not None:
+                        after_comp[j] += sched_tok[k]
+                        after_tok[j] += sched_kind[k] != PREFILL_CHUNK
+            for j, ri in enumerate(t.tolist()):
+                v = new_vals[ri]
+                rows[j, R_STATUS] = v.get("status", status[ri])
+                rows[j, R_COMPUTED] = v.get("computed", after_comp[j])
+                rows[j, R_TOKENS] = v.get("tokens", after_tok[j])
+                rows[j, R_CACHED] = v.get("cached", cached[ri])
+                rows[j, R_PREEMPT] = v.get("npreempt", npre[ri])
+                rows[j, R_QKEY] = v.get("qkey", qkey[ri])
+        else:
+            rows = np.zeros((0, 7), np.int64)
+        cfg = rec.config
+        pc = stats.prefix_cache_stats if stats is not None else None
+        n_cached_free = codes.count(BLOCK_CACHED_FREE) + sum(
+            (c == BLOCK_CACHED_FREE) - (codes[b] == BLOCK_CACHED_FREE) for b, c in changes)
+        stop_req = so.waiting_stop_req_id if so is not None else None
+        metrics = StepMetrics(
+            num_scheduled_tokens=so.total_num_scheduled_tokens if so is not None else 0,
+            token_budget=cfg.max_num_batched_tokens,
+            prefill_tokens=prefill_tokens, decode_tokens=decode_tokens,
+            num_requests_running=len(sch.running), num_requests_waiting=len(sch.waiting),
+            kv_cache_usage_perc=pool.get_usage(), num_free_blocks=pool.get_num_free_blocks(),
+            num_cached_free_blocks=n_cached_free,
+            prefix_cache_queries=pc.queries if pc else 0, prefix_cache_hits=pc.hits if pc else 0,
+            num_preemptions=len(so.preemptions) if so is not None else 0,
+            prompt_tokens=prompt_tokens, generation_tokens=gen_tokens,
+            waiting_stop_reason=so.waiting_stop_reason if so is not None else None,
+            waiting_stop_req_id=stop_req)
+        delta = StepDelta(
+            step=result.step, sched_req=_ro(sched_req), sched_tokens=_ro(sched_tok),
+            sched_kind=_ro(sched_kind), rows=_ro(rows), table_ops=tuple(table_ops),
+            block_changes=_ro(np.array(changes, dtype=np.int32).reshape(-1, 2)),
+            happenings=tuple(happen), reported_finished=tuple(reported), metrics=metrics)
+        rec._apply(delta)
+
+
+def record(scenario: Scenario, progress: Callable[[int], None] | None = None,
+           batch: int = 256) -> Recording:
+    """Record a whole run; `progress(steps_done)` is called every `batch` steps and at the end."""
+    recorder = Recorder(scenario)
+    while recorder.advance(batch):
+        if progress is not None:
+            progress(recorder.recording.num_steps)
+    if progress is not None:
+        progress(recorder.recording.num_steps)
+    return recorder.recording
