@@ -68,6 +68,9 @@ WAITING_REASONS: dict[str, str] = {
     "priority": "behind a more urgent (lower priority value) request that could not be admitted",
 }
 
+_REASON_LIST = tuple(WAITING_REASONS)
+_REASON_CODE = {r: i for i, r in enumerate(_REASON_LIST)}
+
 # Row columns (one row = one request's full counters at the end of a frame).
 R_REQ, R_STATUS, R_COMPUTED, R_TOKENS, R_CACHED, R_PREEMPT, R_QKEY = range(7)
 _COLS = ("status", "computed", "tokens", "cached", "npreempt", "qkey")
@@ -518,8 +521,8 @@ class Recording:
             rows = [d.rows for d in deltas if len(d.rows)]
             last_row_step = np.full(len(self.request_ids), kf.step, dtype=np.int64)
             if rows:
-                row_steps = np.concatenate([np.full(len(d.rows), d.step, np.int64)
-                                            for d in deltas if len(d.rows)])
+                row_steps = np.repeat([d.step for d in deltas if len(d.rows)],
+                                      [len(r) for r in rows])
                 allrows = np.concatenate(rows)
                 rev = allrows[::-1]
                 uniq, first = np.unique(rev[:, R_REQ], return_index=True)
@@ -532,7 +535,7 @@ class Recording:
                 req = np.concatenate([d.sched_req for d in sched])
                 ntok = np.concatenate([d.sched_tokens for d in sched])
                 kind = np.concatenate([d.sched_kind for d in sched])
-                st = np.concatenate([np.full(len(d.sched_req), d.step, np.int64) for d in sched])
+                st = np.repeat([d.step for d in sched], [len(d.sched_req) for d in sched])
                 keep = st > last_row_step[req]
                 req, ntok, kind = req[keep], ntok[keep], kind[keep]
                 n = len(self.request_ids)
@@ -587,34 +590,39 @@ class Recording:
             _arrival=self._arrival, _priority=self._priority)
 
     def _waiting_reasons(self, d: StepDelta, waiting_i: np.ndarray, cols: dict) -> tuple:
-        """Why each waiting request did not run in this step's schedule() (see WAITING_REASONS)."""
+        """Why each waiting request did not run in this step's schedule() (see WAITING_REASONS).
+
+        Arrivals are added after the schedule, so a request that arrived at this step was
+        not considered yet ("just_arrived"); everyone else was, in queue order: the head
+        the admission loop stopped at gets the scheduler's reason, those behind it wait
+        for the same reason when it applies to all (budget, seats, a preemption step),
+        else behind the blocked head ("head_of_line", or "priority" if less urgent).
+        """
         if not len(waiting_i):
             return ()
-        just = {h.request_id for h in d.happenings if h.kind == "arrival"}
-        pre = {h.request_id for h in d.happenings if h.kind == "preemption"}
+        index = self.request_index
         reason = d.metrics.waiting_stop_reason
-        head = d.metrics.waiting_stop_req_id
-        head_prio = None
-        if head is not None and head in self.request_index:
-            head_prio = int(self._priority[self.request_index[head]])
-        ids = self.request_ids
-        out = []
-        for ri in waiting_i.tolist():
-            rid = ids[ri]
-            if d.step == 0 or rid in just:
-                out.append("just_arrived")
-            elif rid in pre:
-                out.append("preempted")
-            elif reason is None:
-                out.append("just_arrived")  # defensive: nothing blocked the queue
-            elif rid == head or reason in ("budget", "max_num_seqs", "preemption"):
-                out.append(reason)
-            elif self._priority_policy and head_prio is not None and \
-                    int(self._priority[ri]) > head_prio:
-                out.append("priority")
+        if d.step == 0 or reason is None:
+            # Step 0 has had no schedule(); with no stop reason the queue was drained,
+            # so whoever waits arrived (or was preempted) after it.
+            codes = np.full(len(waiting_i), _REASON_CODE["just_arrived"], np.int8)
+        else:
+            if reason in ("budget", "max_num_seqs", "preemption"):
+                codes = np.full(len(waiting_i), _REASON_CODE[reason], np.int8)
             else:
-                out.append("head_of_line")
-        return tuple(out)
+                codes = np.full(len(waiting_i), _REASON_CODE["head_of_line"], np.int8)
+                head = d.metrics.waiting_stop_req_id
+                if head is not None and self._priority_policy:
+                    less_urgent = self._priority[waiting_i] > self._priority[index[head]]
+                    codes[less_urgent] = _REASON_CODE["priority"]
+            head = d.metrics.waiting_stop_req_id
+            if head is not None:
+                codes[waiting_i == index[head]] = _REASON_CODE[reason]
+        for kind, name in (("arrival", "just_arrived"), ("preemption", "preempted")):
+            mine = [index[h.request_id] for h in d.happenings if h.kind == kind]
+            if mine:
+                codes[np.isin(waiting_i, mine)] = _REASON_CODE[name]
+        return tuple(map(_REASON_LIST.__getitem__, codes.tolist()))
 
     # -------------------------------------------------------------- index
 
@@ -648,7 +656,8 @@ class Recording:
         if self._entries_cache is None or self._entries_cache[0] != n:
             ds = [d for d in self._deltas[:n] if len(d.sched_req)]
             if ds:
-                st = np.concatenate([np.full(len(d.sched_req), d.step, np.int64) for d in ds])
+                st = np.repeat(np.array([d.step for d in ds], np.int64),
+                               [len(d.sched_req) for d in ds])
                 req = np.concatenate([d.sched_req for d in ds])
                 tok = np.concatenate([d.sched_tokens for d in ds])
                 kind = np.concatenate([d.sched_kind for d in ds])
@@ -856,8 +865,10 @@ class Recorder:
             v = new_vals.get(ri, {}).get(name)
             return int(cols[name][ri]) if v is None else v
 
+        set_in_step: set[int] = set()
+
         def free_table(ri: int) -> None:
-            if ri in tables or any(op[0] == ri and op[1] == OP_SET for op in table_ops):
+            if ri in tables or ri in set_in_step:
                 btouched.extend(tables.get(ri, ()))
                 table_ops.append((ri, OP_CLEAR, ()))
 
@@ -904,6 +915,7 @@ class Recorder:
                     admitted.add(ri)
                     table = tuple(kvm_tables.get(rid, ()))
                     table_ops.append((ri, OP_SET, table))
+                    set_in_step.add(ri)
                     btouched.extend(table)
                     happen.append(Happening("resume" if rid in resumed else "admission", rid, hits))
                 comp_a = comp_b + n
