@@ -459,7 +459,9 @@ class Recording:
                     self._add_index("any", s, ri)
         for ri in d.reported_finished:
             self._add_index("reported", s, ri)
-        if d.metrics.kv_cache_usage_perc >= 1.0 or d.metrics.waiting_stop_reason == "kv_cache":
+        # KV ran out: full after the step, admission blocked on blocks, or a preemption.
+        if (d.metrics.kv_cache_usage_perc >= 1.0 or d.metrics.num_preemptions
+                or d.metrics.waiting_stop_reason == "kv_cache"):
             self._add_index("kv_full", s, None)
             if not any_list or any_list[-1] != s:
                 any_list.append(s)
