@@ -69,7 +69,8 @@ KEYMAP: tuple[KeySpec, ...] = (
             "View", show=True),
     KeySpec("filter", "slash", "filter", "Filter", "Filter the request table", "View"),
     KeySpec("help", "question_mark,f1", "help", "Help", "All keys", "View", show=True),
-    KeySpec("quit", "q,ctrl+c", "quit", "Quit", "Quit", "View", show=True, priority=True),
+    KeySpec("quit", "q", "quit", "Quit", "Quit", "View", show=True),
+    KeySpec("quit-now", "ctrl+c", "quit", "Quit", "Quit (from anywhere)", "View", priority=True),
 )
 
 

@@ -28,7 +28,7 @@ STATE_STYLES = (
 SELECTED_STYLE = Style(color="black", bgcolor="yellow1")
 
 
-class KVMap(ScrollView):
+class KVMap(ScrollView, inherit_bindings=False):
     DEFAULT_CSS = """
     KVMap { height: 1fr; border: round $secondary; }
     """

@@ -34,11 +34,12 @@ HIT_STYLE = Style(color="red1", bold=True)
 AXIS_STYLE = Style(color="grey50")
 
 
-class Timeline(ScrollView, can_focus=True):
+class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
     """Steps 0..n-1 along x; `cursor` is the step on screen."""
 
     DEFAULT_CSS = """
-    Timeline { height: 5; border: round $secondary; scrollbar-size-horizontal: 0; }
+    Timeline { height: 5; border: round $secondary; scrollbar-size-horizontal: 0;
+               scrollbar-size-vertical: 0; }
     Timeline:focus { border: round $accent; }
     """
 

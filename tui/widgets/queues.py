@@ -1,0 +1,76 @@
+"""The three queues: WAITING (with why each request waits), RUNNING (in order), FINISHED (why)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from mini_engine.recording import StepState
+
+REASON_LABELS = {
+    "not_arrived": "not arrived", "just_arrived": "just arrived", "preempted": "preempted now",
+    "budget": "budget", "max_num_seqs": "max_num_seqs", "kv_cache": "kv blocks",
+    "preemption": "step preempted", "head_of_line": "head-of-line",
+    "budget_unchunked": "too long, no chunk", "priority": "priority",
+}
+FINISH_LABELS = {"FINISHED_STOPPED": "stop", "FINISHED_LENGTH": "length",
+                 "FINISHED_ABORTED": "abort", "FINISHED_IGNORED": "ignored"}
+MAX_LINES = 200  # a queue panel scrolls; beyond this it says how many more
+
+
+class QueuePanel(Static):
+    DEFAULT_CSS = """
+    QueuePanel { border: round $secondary; height: 1fr; padding: 0 1; overflow-y: auto;
+                 text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+
+class Queues(Vertical):
+    DEFAULT_CSS = """
+    Queues { width: 26; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield QueuePanel(id="waiting")
+        yield QueuePanel(id="running")
+        yield QueuePanel(id="finished")
+
+    def show(self, state: StepState, selected: str | None) -> None:
+        waiting = Text(no_wrap=True, overflow="ellipsis")
+        for rid, reason in list(zip(state.waiting, state.waiting_reasons))[:MAX_LINES]:
+            preempted = state.status_name(rid) == "PREEMPTED"
+            waiting.append(f"{rid}", style=_sel(rid, selected, "red1 bold" if preempted else ""))
+            if preempted:
+                waiting.append(" (P)", style="red1 bold")
+            waiting.append(f" {REASON_LABELS.get(reason, reason)}\n", style="grey62")
+        pending = [r for r, s in zip(state.request_ids, state.status) if s == 0]
+        if pending:
+            waiting.append(f"+{len(pending)} not arrived yet\n", style="grey42")
+        self._set("waiting", f"WAITING ({len(state.waiting)})", waiting, len(state.waiting))
+
+        running = Text(no_wrap=True, overflow="ellipsis")
+        for rid in state.running[:MAX_LINES]:
+            i = state._index[rid]
+            running.append(rid, style=_sel(rid, selected, "green3"))
+            running.append(f" {int(state.num_computed_tokens[i])}/{int(state.num_tokens[i])}\n",
+                           style="grey62")
+        self._set("running", f"RUNNING ({len(state.running)})", running, len(state.running))
+
+        finished = Text(no_wrap=True, overflow="ellipsis")
+        for rid in state.finished[:MAX_LINES]:
+            finished.append(rid, style=_sel(rid, selected, ""))
+            finished.append(f" {FINISH_LABELS.get(state.status_name(rid), '')}\n", style="grey62")
+        self._set("finished", f"FINISHED ({len(state.finished)})", finished, len(state.finished))
+
+    def _set(self, panel_id: str, title: str, text: Text, count: int) -> None:
+        if count > MAX_LINES:
+            text.append(f"… +{count - MAX_LINES} more", style="grey42")
+        panel = self.query_one(f"#{panel_id}", QueuePanel)
+        panel.border_title = title
+        panel.update(text)
+
+
+def _sel(rid: str, selected: str | None, style: str) -> str:
+    return f"{style} reverse" if rid == selected else style

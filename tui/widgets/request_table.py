@@ -1,0 +1,279 @@
+"""The request table: one row per request, drawn with the Line API from the step's state arrays.
+
+Only visible rows are formatted, so a step move costs the same with 10 requests
+or 10,000. Cells that changed since the previous step are highlighted. The header
+stays put while rows scroll; up/down/click select a row, enter opens its detail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from mini_engine.recording import STATUS_NAMES, StepRecord, StepState
+
+from .queues import REASON_LABELS
+
+SHORT_STATUS = {"PENDING": "pending", "WAITING": "WAITING", "RUNNING": "RUNNING",
+                "PREEMPTED": "PREEMPTED", "FINISHED_STOPPED": "stopped",
+                "FINISHED_LENGTH": "length", "FINISHED_ABORTED": "aborted",
+                "FINISHED_IGNORED": "ignored"}
+STATUS_STYLES = {"PENDING": Style(color="grey42"), "WAITING": Style(color="yellow1"),
+                 "RUNNING": Style(color="green3", bold=True),
+                 "PREEMPTED": Style(color="red1", bold=True),
+                 "FINISHED_STOPPED": Style(color="grey62"), "FINISHED_LENGTH": Style(color="grey62"),
+                 "FINISHED_ABORTED": Style(color="magenta"),
+                 "FINISHED_IGNORED": Style(color="magenta")}
+HEADER_STYLE = Style(bold=True, underline=True)
+CHANGED_STYLE = Style(color="black", bgcolor="gold1")
+SELECTED_STYLE = Style(bgcolor="grey30")
+BAR_STYLE = Style(color="dodger_blue1")
+_BAR = " ▏▎▍▌▋▊▉█"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    width: int
+    right: bool = True
+
+
+COLUMNS = (  # most telling first: narrow terminals scroll the rest into view
+    Column("id", "id", 10, right=False),
+    Column("status", "status", 9, right=False),
+    Column("progress", "computed/tokens", 15, right=False),
+    Column("sched", "sched", 6),
+    Column("out", "out", 4),
+    Column("why", "why waiting", 12, right=False),
+    Column("blocks", "blk", 4),
+    Column("hit", "hit", 5),
+    Column("pre", "pre", 3),
+    Column("ttft", "ttft", 4),
+    Column("prompt", "prompt", 6),
+)
+
+
+def progress_bar(done: int, total: int, width: int) -> str:
+    if total <= 0:
+        return " " * width
+    eighths = int(round(8 * width * min(done, total) / total))
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (_BAR[part] if part else "")).ljust(width)
+
+
+class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
+    DEFAULT_CSS = """
+    RequestTable { border: round $secondary; height: 1fr; }
+    RequestTable:focus { border: round $accent; }
+    """
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="table-up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="table-down"),
+        Binding("pageup", "cursor(-10)", show=False, id="table-page-up"),
+        Binding("pagedown", "cursor(10)", show=False, id="table-page-down"),
+        Binding("ctrl+right", "scroll_columns(8)", show=False, id="table-scroll-right"),
+        Binding("ctrl+left", "scroll_columns(-8)", show=False, id="table-scroll-left"),
+    ]
+
+    selected_row: reactive[int] = reactive(0, init=False)
+
+    class Selected(Message):
+        def __init__(self, request_id: str | None) -> None:
+            super().__init__()
+            self.request_id = request_id
+
+    class Opened(Message):
+        def __init__(self, request_id: str) -> None:
+            super().__init__()
+            self.request_id = request_id
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.state: StepState | None = None
+        self.record: StepRecord | None = None
+        self.order: np.ndarray = np.zeros(0, np.int64)  # request indices shown, in order
+        self.filter_text = ""
+        self.first_token_step: Callable[[str], int | None] = lambda rid: None
+        self._changed: dict[str, np.ndarray] = {}
+        self._sched: dict[str, tuple[int, str]] = {}
+        self._reasons: dict[str, str] = {}
+        self.border_title = "requests"
+        self.id_width = COLUMNS[0].width
+
+    # -- data
+
+    def show(self, state: StepState, prev: StepState | None, record: StepRecord) -> None:
+        """Show a step: `prev` (the step before) decides which cells are highlighted."""
+        first = self.state is None or self.state.request_ids != state.request_ids
+        self.state, self.record = state, record
+        if first:
+            longest = max((len(r) for r in state.request_ids), default=2)
+            self.id_width = max(4, min(longest, 16))
+            self._apply_filter()
+        self._sched = {e.request_id: (e.num_tokens, e.kind) for e in record.scheduled}
+        self._reasons = dict(zip(state.waiting, state.waiting_reasons))
+        if prev is not None and prev.request_ids == state.request_ids:
+            self._changed = {
+                "status": state.status != prev.status,
+                "progress": (state.num_computed_tokens != prev.num_computed_tokens)
+                | (state.num_tokens != prev.num_tokens),
+                "out": state.num_tokens != prev.num_tokens,
+                "blocks": state.num_blocks != prev.num_blocks,
+                "hit": state.num_cached_tokens != prev.num_cached_tokens,
+                "pre": state.num_preemptions != prev.num_preemptions,
+            }
+        else:
+            self._changed = {}
+        if self.filter_text:
+            self._apply_filter()
+        self.border_title = f"requests ({len(self.order)}/{len(state.request_ids)})"
+        self.refresh()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip()
+        self._apply_filter()
+        self.selected_row = min(self.selected_row, max(len(self.order) - 1, 0))
+        self.refresh()
+
+    def _apply_filter(self) -> None:
+        state = self.state
+        if state is None:
+            return
+        n = len(state.request_ids)
+        words = self.filter_text.lower().split()
+        if not words:
+            self.order = np.arange(n)
+        else:
+            names = [SHORT_STATUS[s].lower() for s in STATUS_NAMES]
+            keep = [i for i, rid in enumerate(state.request_ids)
+                    if all(w in rid.lower() or w in names[state.status[i]] for w in words)]
+            self.order = np.array(keep, dtype=np.int64)
+        self.virtual_size = Size(self._total_width(), len(self.order) + 1)
+
+    def _total_width(self) -> int:
+        return sum(self._width(c) + 1 for c in COLUMNS)
+
+    def _width(self, col: Column) -> int:
+        return self.id_width if col.key == "id" else col.width
+
+    @property
+    def selected_request(self) -> str | None:
+        if self.state is None or not len(self.order):
+            return None
+        return self.state.request_ids[int(self.order[min(self.selected_row, len(self.order) - 1)])]
+
+    def select_request(self, request_id: str) -> None:
+        if self.state is None:
+            return
+        i = self.state.request_ids.index(request_id)
+        rows = np.flatnonzero(self.order == i)
+        if len(rows):
+            self.selected_row = int(rows[0])
+
+    # -- navigation
+
+    def action_cursor(self, delta: int) -> None:
+        if len(self.order):
+            self.selected_row = max(0, min(len(self.order) - 1, self.selected_row + delta))
+
+    def action_scroll_columns(self, delta: int) -> None:
+        self.scroll_to(x=max(0, self.scroll_x + delta), animate=False, immediate=True)
+
+    def watch_selected_row(self, row: int) -> None:
+        height = max(self.scrollable_content_region.height - 1, 1)
+        top = int(self.scroll_y)
+        if row < top:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= top + height:
+            self.scroll_to(y=row - height + 1, animate=False, immediate=True)
+        self.refresh()
+        self.post_message(self.Selected(self.selected_request))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y == 0:
+            return
+        row = int(self.scroll_y) + offset.y - 1
+        if 0 <= row < len(self.order):
+            if row == self.selected_row and event.chain >= 2:
+                self.post_message(self.Opened(self.selected_request))
+            self.selected_row = row
+
+    # -- drawing
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        x0 = int(self.scroll_x)
+        if y == 0:
+            segments = []
+            for col in COLUMNS:
+                w = self._width(col)
+                title = col.title[:w]
+                segments.append(Segment((title.rjust(w) if col.right else title.ljust(w)) + " ",
+                                        HEADER_STYLE))
+            strip = Strip(segments)
+        else:
+            row = int(self.scroll_y) + y - 1
+            strip = self._row_strip(row) if 0 <= row < len(self.order) else Strip.blank(width)
+        return strip.crop(x0, x0 + width).extend_cell_length(width).apply_style(self.rich_style)
+
+    def _row_strip(self, row: int) -> Strip:
+        state = self.state
+        i = int(self.order[row])
+        rid = state.request_ids[i]
+        status = STATUS_NAMES[state.status[i]]
+        computed, tokens = int(state.num_computed_tokens[i]), int(state.num_tokens[i])
+        prompt = int(state.num_prompt_tokens[i])
+        cached = int(state.num_cached_tokens[i])
+        sched = self._sched.get(rid)
+        ttft = None
+        if status != "PENDING":
+            first = self.first_token_step(rid)
+            if first is not None and first <= state.step:
+                ttft = first - int(state._arrival[i])
+        cells = {
+            "id": rid,
+            "status": SHORT_STATUS[status],
+            "progress": f"{computed:>5}/{tokens:<5}" if status != "PENDING" else "",
+            "prompt": str(prompt),
+            "out": str(tokens - prompt) if status != "PENDING" else "",
+            "sched": "" if sched is None else f"+{sched[0]}{'d' if sched[1] == 'decode' else 'p'}",
+            "blocks": str(int(state.num_blocks[i])) if state.num_blocks[i] else "",
+            "hit": str(cached) if cached > 0 else "",
+            "pre": str(int(state.num_preemptions[i])) if state.num_preemptions[i] else "",
+            "ttft": "" if ttft is None else str(ttft),
+            "why": REASON_LABELS.get(self._reasons.get(rid, "not_arrived" if status == "PENDING"
+                                                       else ""), ""),
+        }
+        base = SELECTED_STYLE if row == self.selected_row else Style()
+        segments = []
+        for col in COLUMNS:
+            w = self._width(col)
+            text = cells[col.key][:w]
+            text = text.rjust(w) if col.right else text.ljust(w)
+            changed = self._changed.get(col.key)
+            style = base
+            if col.key == "status":
+                style = base + STATUS_STYLES.get(status, Style())
+            if changed is not None and changed[i]:
+                style = base + CHANGED_STYLE
+            if col.key == "progress" and status != "PENDING":
+                bar = progress_bar(computed, tokens, 4)
+                segments.append(Segment(text[:11], style))
+                segments.append(Segment(bar, base + BAR_STYLE))
+                segments.append(Segment(" "))
+                continue
+            segments.append(Segment(text + " ", style))
+        return Strip(segments)

@@ -1,0 +1,78 @@
+"""What the step did: budget bar, prefill vs decode, who was admitted, resumed, preempted,
+finished, KV usage and the vLLM-named metrics."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from mini_engine.recording import StepRecord, StepState
+
+from .queues import REASON_LABELS
+
+BAR_WIDTH = 20
+
+
+def bar(used: int, total: int, width: int = BAR_WIDTH) -> str:
+    filled = 0 if total <= 0 else round(width * min(used, total) / total)
+    return "█" * filled + "░" * (width - filled)
+
+
+class StepPanel(Static):
+    DEFAULT_CSS = """
+    StepPanel { border: round $secondary; padding: 0 1; height: auto;
+                text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def show(self, record: StepRecord, state: StepState, cumulative_preemptions: int) -> None:
+        m = record.metrics
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if record.step == 0:
+            t.append("before step 1: nothing scheduled yet\n", style="grey62")
+        t.append("budget ")
+        t.append(bar(m.num_scheduled_tokens, m.token_budget), style="dodger_blue1")
+        t.append(f" {m.num_scheduled_tokens}/{m.token_budget}\n")
+        t.append(f"prefill {m.prefill_tokens}  decode {m.decode_tokens}  "
+                 f"kind {record.step_kind}\n")
+        lines = _happenings(record)
+        for label, style, items in lines:
+            if items:
+                t.append(f"{label} ", style=style)
+                t.append(", ".join(items) + "\n")
+        if m.waiting_stop_reason and state.waiting:
+            head = f" at {m.waiting_stop_req_id}" if m.waiting_stop_req_id else ""
+            t.append("admission stopped: ", style="yellow1")
+            t.append(f"{REASON_LABELS.get(m.waiting_stop_reason, m.waiting_stop_reason)}{head}\n")
+        t.append("KV ")
+        t.append(bar(round(m.kv_cache_usage_perc * 1000), 1000, 12), style="green3")
+        t.append(f" {m.kv_cache_usage_perc:.1%}  free {m.num_free_blocks}"
+                 f"  cached {m.num_cached_free_blocks}\n")
+        t.append(f"running {m.num_requests_running}  waiting {m.num_requests_waiting}  "
+                 f"preemptions {m.num_preemptions} (total {cumulative_preemptions})\n",
+                 style="grey62")
+        t.append(f"prefix cache: queries {m.prefix_cache_queries} hits {m.prefix_cache_hits}",
+                 style="grey62")
+        self.border_title = f"step {record.step}"
+        self.update(t)
+
+
+def _happenings(record: StepRecord) -> list[tuple[str, str, list[str]]]:
+    admitted, resumed, preempted, finished, arrived = [], [], [], [], []
+    for h in record.happenings:
+        if h.kind == "admission":
+            admitted.append(h.request_id + (f" (hit {h.num_tokens})" if h.num_tokens else ""))
+        elif h.kind == "resume":
+            resumed.append(h.request_id + (f" (hit {h.num_tokens})" if h.num_tokens else ""))
+        elif h.kind == "preemption":
+            preempted.append(f"{h.request_id} (-{h.num_tokens} tok, KV "
+                             f"{h.usage_before:.0%}→{h.usage_after:.0%})")
+        elif h.kind in ("finish", "abort", "ignore"):
+            finished.append(f"{h.request_id} {h.reason or h.kind}")
+        elif h.kind == "arrival":
+            arrived.append(h.request_id)
+    chunks = [f"{e.request_id} +{e.num_tokens}" for e in record.scheduled if e.is_prefill]
+    return [("prefill", "dodger_blue1", chunks[:6] + ([f"+{len(chunks) - 6} more"]
+                                                       if len(chunks) > 6 else [])),
+            ("admitted", "green3", admitted), ("resumed", "green3", resumed),
+            ("PREEMPTED", "red1 bold", preempted), ("finished", "grey62", finished),
+            ("arrived", "grey62", arrived)]
