@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from mini_engine.recording import StepState
+from mini_engine.recording import PENDING, StepState
 
 REASON_LABELS = {
     "not_arrived": "not arrived", "just_arrived": "just arrived", "preempted": "preempted now",
@@ -17,7 +18,7 @@ REASON_LABELS = {
 }
 FINISH_LABELS = {"FINISHED_STOPPED": "stop", "FINISHED_LENGTH": "length",
                  "FINISHED_ABORTED": "abort", "FINISHED_IGNORED": "ignored"}
-MAX_LINES = 200  # a queue panel scrolls; beyond this it says how many more
+MAX_LINES = 40  # a queue panel scrolls; beyond this it says how many more
 
 
 class QueuePanel(Static):
@@ -45,9 +46,9 @@ class Queues(Vertical):
             if preempted:
                 waiting.append(" (P)", style="red1 bold")
             waiting.append(f" {REASON_LABELS.get(reason, reason)}\n", style="grey62")
-        pending = [r for r, s in zip(state.request_ids, state.status) if s == 0]
+        pending = int(np.count_nonzero(state.status == PENDING))
         if pending:
-            waiting.append(f"+{len(pending)} not arrived yet\n", style="grey42")
+            waiting.append(f"+{pending} not arrived yet\n", style="grey42")
         self._set("waiting", f"WAITING ({len(state.waiting)})", waiting, len(state.waiting))
 
         running = Text(no_wrap=True, overflow="ellipsis")
