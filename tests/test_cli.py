@@ -434,8 +434,8 @@ def test_console_script_end_to_end(tmp_path):
 
 def test_console_script_broken_pipe_is_quiet():
     exe = _console_script()
-    proc = subprocess.Popen([exe, "run", "large_workload", "--until", "1500"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen([exe, "run", "large_workload", "--until", "1500"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.readline()
     proc.stdout.close()
     _, err = proc.communicate(timeout=60)
