@@ -67,7 +67,8 @@ class DebuggerApp(App):
     CSS_PATH = "app.tcss"
     BINDINGS = keymap.bindings()
     COMMANDS = App.COMMANDS | {DebuggerCommands}
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     def __init__(self, source: str | Path | Scenario | Recording | None = None) -> None:
         super().__init__()
@@ -88,12 +89,11 @@ class DebuggerApp(App):
     def compose(self) -> ComposeResult:
         yield Static(id="header")
         with Horizontal(id="main"):
-            yield Queues()
             yield RequestTable(id="requests")
             with Vertical(id="side"):
                 yield StepPanel(id="step-panel")
                 yield KVMap(id="kv-map")
-                yield Static(id="queue-summary")
+        yield Queues()
         yield Timeline(id="timeline")
         yield Static(id="status")
         yield Footer()
@@ -189,7 +189,6 @@ class DebuggerApp(App):
             state.block_states, selected_blocks,
             title=f"KV blocks ({n_used}×{rec.config.block_size}; "
                   f"{self._selected or '-'} highlighted)")
-        self.query_one("#queue-summary", Static).update(_queue_summary(state))
         timeline = self.query_one(Timeline)
         timeline.cursor = step
         self._render_header()
@@ -441,15 +440,3 @@ class DebuggerApp(App):
 
     def action_export_perfetto(self) -> None:
         self._export(".perfetto.json", export_perfetto, "Perfetto trace")
-
-
-def _queue_summary(state) -> Text:
-    t = Text(no_wrap=True, overflow="ellipsis")
-    t.append(f"W{len(state.waiting)} ", style="yellow1 bold")
-    t.append(" ".join(f"{r}:{REASON_LABELS.get(w, w)}" for r, w in
-                      zip(state.waiting[:4], state.waiting_reasons[:4])) + "\n")
-    t.append(f"R{len(state.running)} ", style="green3 bold")
-    t.append(" ".join(state.running[:6]) + "\n")
-    t.append(f"F{len(state.finished)} ", style="grey62 bold")
-    t.append(" ".join(state.finished[:6]))
-    return t

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal
 from textual.widgets import Static
 
 from mini_engine.recording import PENDING, StepState
@@ -23,14 +23,15 @@ MAX_LINES = 40  # a queue panel scrolls; beyond this it says how many more
 
 class QueuePanel(Static):
     DEFAULT_CSS = """
-    QueuePanel { border: round $secondary; height: 1fr; padding: 0 1; overflow-y: auto;
+    QueuePanel { border: round $secondary; width: 1fr; height: 1fr; padding: 0 1;
+                 overflow-y: auto;
                  text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
 
-class Queues(Vertical):
+class Queues(Horizontal):
     DEFAULT_CSS = """
-    Queues { width: 26; }
+    Queues { height: 8; }
     """
 
     def compose(self) -> ComposeResult:

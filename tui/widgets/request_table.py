@@ -56,7 +56,7 @@ COLUMNS = (  # most telling first: narrow terminals scroll the rest into view
     Column("progress", "computed/tokens", 15, right=False),
     Column("sched", "sched", 6),
     Column("out", "out", 4),
-    Column("why", "why waiting", 12, right=False),
+    Column("why", "why waiting", 14, right=False),
     Column("blocks", "blk", 4),
     Column("hit", "hit", 5),
     Column("pre", "pre", 3),

@@ -64,11 +64,20 @@ class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
     def num_steps(self) -> int:
         return len(self.kinds)
 
+    @property
+    def cell_width(self) -> int:
+        """Short runs are drawn with wider cells (up to 3), long ones one cell per step."""
+        width = self.scrollable_content_region.width or 1
+        return max(1, min(3, width // max(self.num_steps, 1)))
+
     def set_steps(self, kinds: Sequence[int]) -> None:
         """Show these step kinds (the array may grow while a recording is computed)."""
         self.kinds = kinds
-        self.virtual_size = Size(max(len(kinds), 1), 3)
+        self._resize_virtual()
         self.refresh()
+
+    def _resize_virtual(self) -> None:
+        self.virtual_size = Size(max(self.num_steps * self.cell_width, 1), 3)
 
     def set_marks(self, bookmarks: set[int], hits: set[int]) -> None:
         self.bookmarks, self.hits = bookmarks, hits
@@ -79,15 +88,17 @@ class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
         self.refresh()
 
     def scroll_to_cursor(self) -> None:
+        """Keep the cursor in view, paging by a quarter view so the strip rarely scrolls."""
         width = self.scrollable_content_region.width or 1
         x = int(self.scroll_x)
-        step = self.cursor
-        if step < x:
-            self.scroll_to(x=max(step - width // 4, 0), animate=False, immediate=True)
-        elif step >= x + width:
-            self.scroll_to(x=step - width + width // 4 + 1, animate=False, immediate=True)
+        cx = self.cursor * self.cell_width
+        if cx < x:
+            self.scroll_to(x=max(cx - width // 4, 0), animate=False, immediate=True)
+        elif cx >= x + width:
+            self.scroll_to(x=cx - width + width // 4 + 1, animate=False, immediate=True)
 
     def on_resize(self) -> None:
+        self._resize_virtual()
         self.scroll_to_cursor()
 
     # -- scrubbing with the mouse
@@ -96,7 +107,7 @@ class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
         offset = event.get_content_offset(self)
         if offset is None or not self.num_steps:
             return None
-        return max(0, min(self.num_steps - 1, int(self.scroll_x) + offset.x))
+        return max(0, min(self.num_steps - 1, (int(self.scroll_x) + offset.x) // self.cell_width))
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
         step = self._step_at(event)
@@ -120,35 +131,38 @@ class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
+        cw = self.cell_width
         x0 = int(self.scroll_x)
-        end = min(self.num_steps, x0 + width)
+        first, end = x0 // cw, min(self.num_steps, -(-(x0 + width) // cw))
         cursor, kinds = self.cursor, self.kinds
         if y == 0:
-            segments = [Segment(KIND_GLYPHS[kinds[s]], CURSOR_STYLE if s == cursor
-                                else KIND_STYLES[kinds[s]]) for s in range(x0, end)]
+            segments = [Segment(KIND_GLYPHS[kinds[s]] * cw, CURSOR_STYLE if s == cursor
+                                else KIND_STYLES[kinds[s]]) for s in range(first, end)]
         elif y == 1:
             segments = []
-            for s in range(x0, end):
+            for s in range(first, end):
                 if s == cursor:
-                    segments.append(Segment("▲", CURSOR_STYLE))
+                    segments.append(Segment("▲".center(cw), CURSOR_STYLE))
                 elif s in self.hits:
-                    segments.append(Segment("●", HIT_STYLE))
+                    segments.append(Segment("●".center(cw), HIT_STYLE))
                 elif s in self.bookmarks:
-                    segments.append(Segment("◆", MARK_STYLE))
+                    segments.append(Segment("◆".center(cw), MARK_STYLE))
                 else:
-                    segments.append(Segment(" "))
+                    segments.append(Segment(" " * cw))
         else:
-            segments = [Segment(self._axis(x0, end), AXIS_STYLE)]
-        return Strip(segments).extend_cell_length(width).crop(0, width).apply_style(self.rich_style)
+            segments = [Segment(self._axis(first, end, cw), AXIS_STYLE)]
+        offset = x0 - first * cw  # a wide cell may start left of the view
+        return (Strip(segments).crop(offset, offset + width).extend_cell_length(width)
+                .apply_style(self.rich_style))
 
     @staticmethod
-    def _axis(x0: int, end: int) -> str:
+    def _axis(first: int, end: int, cw: int) -> str:
         """Step numbers at every multiple of 10 that has room for its label."""
-        chars = [" "] * max(end - x0, 0)
-        s = x0 + (-x0 % 10)
+        chars = [" "] * max((end - first) * cw, 0)
+        s = first + (-first % 10)
         while s < end:
             label = f"|{s}"
-            i = s - x0
+            i = (s - first) * cw
             if i + len(label) <= len(chars) and all(c == " " for c in chars[i:i + len(label)]):
                 chars[i:i + len(label)] = label
             s += 10
