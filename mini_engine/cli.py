@@ -193,7 +193,8 @@ def _cmd_export(args) -> int:
         print(f"wrote {out} (JSONL recording, {rec.num_steps} steps)")
     else:
         from .exports.perfetto import export_perfetto
-        n = export_perfetto(rec, args.perfetto)
+        with _progress("writing the trace", rec.num_steps) as update:
+            n = export_perfetto(rec, args.perfetto, update)
         print(f"wrote {args.perfetto} (Chrome trace, {rec.num_steps} steps, {n} events; "
               f"open in https://ui.perfetto.dev)")
     return EXIT_OK

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
 from ..recording import DECODE, PREFILL_CHUNK, STEP_KIND_NAMES, Recording
 from ..scenario import Scenario
@@ -90,8 +90,10 @@ def _close(track: _Track, end: int) -> dict | None:
     return _span(track.tid, name, track.start, end - track.start, {})
 
 
-def iter_trace_events(source: Recording | Scenario) -> Iterator[dict]:
-    """Every trace event, in the file's order (see the module docstring)."""
+def iter_trace_events(source: Recording | Scenario,
+                      progress: Callable[[int], None] | None = None) -> Iterator[dict]:
+    """Every trace event, in the file's order (see the module docstring);
+    `progress(step)` is called every 256 steps."""
     rec = as_recording(source)
     ids = rec.request_ids
     index = rec.request_index
@@ -119,6 +121,8 @@ def iter_trace_events(source: Recording | Scenario) -> Iterator[dict]:
         d = rec.delta(step)
         m = d.metrics
         start, end = (step - 1) * STEP_US, step * STEP_US
+        if progress is not None and not step % 256:
+            progress(step)
         out: list[tuple[int, int, dict]] = []  # (request index, order, event): per-step sort
 
         def emit(ri: int, event: dict | None) -> None:
@@ -187,7 +191,8 @@ def iter_trace_events(source: Recording | Scenario) -> Iterator[dict]:
         yield from counter("scheduled tokens", last, 0)
 
 
-def write_perfetto(source: Recording | Scenario, fp: IO[str]) -> int:
+def write_perfetto(source: Recording | Scenario, fp: IO[str],
+                   progress: Callable[[int], None] | None = None) -> int:
     """Stream the trace JSON to a text file object; returns the number of events."""
     rec = as_recording(source)
     header = {"displayTimeUnit": "ms",
@@ -198,21 +203,22 @@ def write_perfetto(source: Recording | Scenario, fp: IO[str]) -> int:
     head = _dumps(header)
     fp.write(head[:-1] + ',"traceEvents":[\n')
     n = 0
-    for event in iter_trace_events(rec):
+    for event in iter_trace_events(rec, progress):
         fp.write((",\n" if n else "") + _dumps(event))
         n += 1
     fp.write("\n]}\n")
     return n
 
 
-def export_perfetto(source: Recording | Scenario, path: str | os.PathLike) -> int:
+def export_perfetto(source: Recording | Scenario, path: str | os.PathLike,
+                    progress: Callable[[int], None] | None = None) -> int:
     """Write the trace JSON to `path` (through a temporary file, so a failed export leaves
     no half-written file); returns the number of events."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fp:
-            n = write_perfetto(source, fp)
+            n = write_perfetto(source, fp, progress)
         os.replace(tmp, path)
     except BaseException:
         try:
