@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import inspect
 import json
 import os
 import sys
@@ -323,13 +322,15 @@ def _cmd_check(args) -> int:
 def _cmd_tui(args) -> int:
     from tui.app import DebuggerApp  # imported lazily: the domain never imports Textual
 
-    params = [p for name, p in inspect.signature(DebuggerApp.__init__).parameters.items()
-              if name != "self" and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if args.path is not None and params:
-        app = DebuggerApp(args.path)
+    from .scenario_catalog import DEFAULT_SCENARIO
+    path = args.path or DEFAULT_SCENARIO
+    # Load before the UI starts, so a bad file is one line on stderr and a non-zero exit.
+    if _is_recording_path(path):
+        from .jsonl_io import load_jsonl
+        loaded = load_jsonl(path)
     else:
-        app = DebuggerApp()
-    app.run()
+        loaded = _load_scenario(path)
+    DebuggerApp(loaded, path=path).run()
     return EXIT_OK
 
 

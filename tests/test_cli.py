@@ -369,14 +369,14 @@ def test_export_to_a_bad_place(capsys, tmp_path):
 
 # ----------------------------------------------------------------------------- tui, signals
 
-def test_tui_passes_the_path(monkeypatch):
+def test_tui_loads_the_file_first_and_passes_it_on(monkeypatch):
     import tui.app
 
     seen = []
 
     class FakeApp:
-        def __init__(self, source=None):
-            seen.append(source)
+        def __init__(self, source=None, path=None):
+            seen.append((type(source).__name__, getattr(source, "name", None), path))
 
         def run(self):
             seen.append("ran")
@@ -384,7 +384,19 @@ def test_tui_passes_the_path(monkeypatch):
     monkeypatch.setattr(tui.app, "DebuggerApp", FakeApp)
     assert main(["tui", "kv_preemption"]) == 0
     assert main(["tui"]) == 0
-    assert seen == ["kv_preemption", "ran", None, "ran"]
+    assert seen == [("Scenario", "kv_preemption", "kv_preemption"), "ran",
+                    ("Scenario", "hello", "hello"), "ran"]
+
+
+def test_tui_with_a_bad_file_exits_2_before_the_ui_starts(capsys, monkeypatch, tmp_path):
+    import tui.app
+
+    monkeypatch.setattr(tui.app, "DebuggerApp", None)  # would crash if reached
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\n")
+    code, out, err = run(capsys, "tui", str(bad))
+    assert code == 2
+    assert err == [f"{bad}:1: description: missing required key 'description'"]
 
 
 def test_keyboard_interrupt_exits_130_quietly(capsys, monkeypatch):

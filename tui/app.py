@@ -70,9 +70,13 @@ class DebuggerApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
-    def __init__(self, source: str | Path | Scenario | Recording | None = None) -> None:
+    def __init__(self, source: str | Path | Scenario | Recording | None = None,
+                 path: str | None = None) -> None:
+        """`source`: a path or bundled name, or an already loaded Scenario / Recording
+        (then `path` is the file it came from, for reload)."""
         super().__init__()
         self.initial_source = DEFAULT_SCENARIO if source is None else source
+        self.initial_path = path
         self.source_path: str | None = None
         self.session: DebugSession | None = None
         self.recording: Recording | None = None
@@ -102,7 +106,7 @@ class DebuggerApp(App):
         self.query_one(RequestTable).focus()
         source = self.initial_source
         if isinstance(source, (Scenario, Recording)):
-            self._start(source, None)
+            self._start(source, self.initial_path)
         else:
             self.open_source(source)
 
