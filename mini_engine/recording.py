@@ -16,6 +16,7 @@ step s), so the queues, the KV map and the timeline always agree.
 from __future__ import annotations
 
 import bisect
+from operator import itemgetter
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping
@@ -68,6 +69,10 @@ WAITING_REASONS: dict[str, str] = {
     "priority": "behind a more urgent (lower priority value) request that could not be admitted",
 }
 
+_NO_ROWS = np.zeros((0, 7), np.int64)
+_NO_ROWS.flags.writeable = False
+_NO_CHANGES = np.zeros((0, 2), np.int32)
+_NO_CHANGES.flags.writeable = False
 _REASON_LIST = tuple(WAITING_REASONS)
 _REASON_CODE = {r: i for i, r in enumerate(_REASON_LIST)}
 
@@ -328,7 +333,7 @@ class _Keyframe:
     step: int
     cols: dict  # column name -> array copy
     tables: dict  # req index -> tuple of block ids
-    codes: bytes
+    codes: np.ndarray
 
 
 # ----------------------------------------------------------------------------- recording
@@ -366,7 +371,7 @@ class Recording:
             "npreempt": np.zeros(n, np.int64), "qkey": np.zeros(n, np.int64)}
         self._tables: dict[int, list[int]] = {}
         nb = self.config.num_gpu_blocks
-        self._codes = bytearray(nb)
+        self._codes = np.zeros(nb, np.uint8)
         self._codes[0] = BLOCK_NULL
         self._deltas: list[StepDelta] = []
         self._keyframes: list[_Keyframe] = []
@@ -403,8 +408,8 @@ class Recording:
                 tables[ri].extend(blocks)
             else:
                 tables.pop(ri, None)
-        for b, c in d.block_changes.tolist():
-            codes[b] = c
+        if len(d.block_changes):
+            codes[d.block_changes[:, 0]] = d.block_changes[:, 1]  # unique block ids per step
         self._deltas.append(d)
         self._index_step(d)
         m = d.metrics
@@ -430,7 +435,7 @@ class Recording:
                 or self._entries_since_kf >= self.KEYFRAME_ENTRIES):
             self._keyframes.append(_Keyframe(
                 d.step, {k: v.copy() for k, v in cols.items()},
-                {ri: tuple(t) for ri, t in tables.items()}, bytes(codes)))
+                {ri: tuple(t) for ri, t in tables.items()}, codes.copy()))
             self._kf_steps.append(d.step)
             self._entries_since_kf = 0
         self.num_steps = d.step  # published last: readers see complete frames only
@@ -518,7 +523,7 @@ class Recording:
         cols = {k: v.copy() for k, v in kf.cols.items()}
         tables = {ri: list(t) for ri, t in kf.tables.items()}
         deltas = self._deltas[kf.step + 1:step + 1]
-        codes = np.frombuffer(kf.codes, dtype=np.uint8).copy()
+        codes = kf.codes.copy()
         if deltas:
             rows = [d.rows for d in deltas if len(d.rows)]
             last_row_step = np.full(len(self.request_ids), kf.step, dtype=np.int64)
@@ -812,6 +817,12 @@ class Recorder:
         self._front = 0  # FCFS prepend keys go down, append keys go up
         self._back = 0
         self._admit_seq = 0
+        self._n_cached_free = 0
+        self._prev_all_sampled = False
+        self._prev_ids: list[str] = []
+        self._prev_idx = np.zeros(0, np.int64)
+        self._prev_idx32 = np.zeros(0, np.int32)
+        self._ones = self._decodes = np.zeros(0)
         self._capture(StepResult(0, [], self.runner.initial_arrived, self.runner.initial_aborted),
                       initial=True)
         if self.runner.is_done():
@@ -874,6 +885,7 @@ class Recorder:
                 btouched.extend(tables.get(ri, ()))
                 table_ops.append((ri, OP_CLEAR, ()))
 
+        admitted: set[int] = set()
         so = None if initial else eng.last_scheduler_output
         stats = None if initial else eng.last_stats
         sched_req = np.zeros(0, np.int32)
@@ -897,47 +909,66 @@ class Recorder:
             m = len(nst)
             if m:
                 ids = list(nst)
-                idx = np.fromiter(map(index_of.__getitem__, ids), np.int64, m)
-                n = np.fromiter(nst.values(), np.int64, m)
-                comp_b = computed[idx]
-                tok_b = cols["tokens"][idx]
                 n_run = len(so.scheduled_running_req_ids)
-                resumed = set(so.scheduled_resumed_req_ids)
-                kvm_tables = sch.kv_cache_manager.req_to_blocks
-                admitted = set()
-                for k in range(n_run, m):
-                    rid = ids[k]
-                    ri = int(idx[k])
-                    req = get_request(rid)
-                    hits = req.num_computed_tokens - nst[rid]
-                    comp_b[k] = hits
-                    self._admit_seq += 1
-                    setv(ri, status=_RUNNING, qkey=self._admit_seq,
-                         cached=req.num_cached_tokens)
-                    admitted.add(ri)
-                    table = tuple(kvm_tables.get(rid, ()))
-                    table_ops.append((ri, OP_SET, table))
-                    set_in_step.add(ri)
-                    btouched.extend(table)
-                    happen.append(Happening("resume" if rid in resumed else "admission", rid, hits))
-                comp_a = comp_b + n
-                samp = comp_a >= tok_b
-                plen = rec._prompt_len[idx]
-                decode = (comp_b == tok_b - 1) & (comp_b >= plen)
-                kind = np.where(decode, DECODE, np.where(samp, PREFILL_LAST, PREFILL_CHUNK))
-                sched_req = idx.astype(np.int32)
-                sched_tok = n.astype(np.int32)
-                sched_kind = kind.astype(np.int8)
-                for k in range(n_run, m):  # admitted rows: computed after the step
-                    setv(int(idx[k]), computed=int(comp_a[k]))
-                decode_tokens = int(n[decode].sum())
-                prefill_tokens = int(n.sum()) - decode_tokens
-                gen_tokens = int(samp.sum())
-                first = samp & (tok_b == plen)
-                if first.any():
-                    prompt_tokens = int(plen[first].sum())
-                    for ri in idx[first].tolist():
-                        happen.append(Happening("first_token", rec.request_ids[ri]))
+                steady = False
+                if ids == self._prev_ids:  # same batch as last step
+                    idx, idx32 = self._prev_idx, self._prev_idx32
+                    # Everyone sampled last step and gets exactly one token now, nobody
+                    # was admitted: every entry is a decode that samples.
+                    steady = (self._prev_all_sampled and n_run == m
+                              and so.total_num_scheduled_tokens == m)
+                else:
+                    idx = np.array(list(map(index_of.__getitem__, ids)), np.int64)
+                    idx32 = _ro(idx.astype(np.int32))
+                    self._prev_ids, self._prev_idx, self._prev_idx32 = ids, idx, idx32
+                sched_req = idx32
+                if steady:
+                    if len(self._ones) != m:
+                        self._ones = _ro(np.ones(m, np.int32))
+                        self._decodes = _ro(np.zeros(m, np.int8))
+                    sched_tok, sched_kind = self._ones, self._decodes
+                    decode_tokens = gen_tokens = m
+                    comp_a = None  # computed lazily if a scheduled request needs a row
+                else:
+                    n = np.array(list(nst.values()), np.int64)
+                    comp_b = computed[idx]
+                    tok_b = cols["tokens"][idx]
+                    resumed = set(so.scheduled_resumed_req_ids)
+                    kvm_tables = sch.kv_cache_manager.req_to_blocks
+                    for k in range(n_run, m):
+                        rid = ids[k]
+                        ri = int(idx[k])
+                        req = get_request(rid)
+                        hits = req.num_computed_tokens - nst[rid]
+                        comp_b[k] = hits
+                        self._admit_seq += 1
+                        setv(ri, status=_RUNNING, qkey=self._admit_seq,
+                             cached=req.num_cached_tokens)
+                        admitted.add(ri)
+                        table = tuple(kvm_tables.get(rid, ()))
+                        table_ops.append((ri, OP_SET, table))
+                        set_in_step.add(ri)
+                        btouched.extend(table)
+                        happen.append(Happening("resume" if rid in resumed else "admission",
+                                                rid, hits))
+                    comp_a = comp_b + n
+                    samp = comp_a >= tok_b
+                    plen = rec._prompt_len[idx]
+                    decode = (comp_b == tok_b - 1) & (comp_b >= plen)
+                    kind = np.where(decode, DECODE, np.where(samp, PREFILL_LAST, PREFILL_CHUNK))
+                    sched_tok = n.astype(np.int32)
+                    sched_kind = kind.astype(np.int8)
+                    for k in range(n_run, m):  # admitted rows: computed after the step
+                        setv(int(idx[k]), computed=int(comp_a[k]))
+                    decode_tokens = int(n[decode].sum())
+                    prefill_tokens = int(n.sum()) - decode_tokens
+                    gen_tokens = int(samp.sum())
+                    first = samp & (tok_b == plen)
+                    if first.any():
+                        prompt_tokens = int(plen[first].sum())
+                        for ri in idx[first].tolist():
+                            happen.append(Happening("first_token", rec.request_ids[ri]))
+                self._prev_all_sampled = steady or gen_tokens == m
                 for rid, new in so.req_to_new_block_ids.items():
                     ri = index_of[rid]
                     btouched.extend(new)
@@ -980,41 +1011,55 @@ class Recorder:
         ref, bhash = pool.ref_cnt, pool.block_hash
         if so is not None and so.preemptions and not self._fcfs:
             btouched = range(1, pool.num_gpu_blocks)  # priority rollbacks hide blocks: rescan
-        changes = []
-        for b in sorted(set(btouched)):
-            r = ref[b]
-            c = BLOCK_SHARED if r > 1 else BLOCK_IN_USE if r == 1 else (
-                BLOCK_CACHED_FREE if bhash[b] is not None else BLOCK_FREE)
-            if codes[b] != c:
-                changes.append((b, c))
+        n_cached_free = self._n_cached_free
+        if btouched:
+            bl = sorted(set(btouched))
+            refs = np.array(itemgetter(*bl)(ref) if len(bl) > 1 else (ref[bl[0]],), np.int64)
+            new = np.where(refs > 1, BLOCK_SHARED, np.where(refs == 1, BLOCK_IN_USE, BLOCK_FREE))
+            zero = np.flatnonzero(refs == 0)
+            if len(zero):
+                blz = np.array(bl, np.int64)[zero].tolist()
+                new[zero] = [BLOCK_CACHED_FREE if bhash[b] is not None else BLOCK_FREE
+                             for b in blz]
+            bla = np.array(bl, np.int64)
+            old = codes[bla]
+            diff = old != new
+            changes = np.stack([bla[diff], new[diff]], axis=1).astype(np.int32)
+            n_cached_free += int(np.count_nonzero(new[diff] == BLOCK_CACHED_FREE)) - int(
+                np.count_nonzero(old[diff] == BLOCK_CACHED_FREE))
+            self._n_cached_free = n_cached_free
+        else:
+            changes = _NO_CHANGES
         # Rows: full counters of touched requests, after the sched adds.
         if touched:
-            t = np.fromiter(touched, np.int64, len(touched))
-            rows = np.empty((len(t), 7), np.int64)
-            rows[:, R_REQ] = t
-            after_comp = computed[t].copy()
-            after_tok = cols["tokens"][t].copy()
+            pos = {}
             if len(sched_req):
-                pos = {ri: k for k, ri in enumerate(sched_req.tolist())}
-                for j, ri in enumerate(t.tolist()):
-                    k = pos.get(ri)
-                    if k is not None:
-                        after_comp[j] += sched_tok[k]
-                        after_tok[j] += sched_kind[k] != PREFILL_CHUNK
-            for j, ri in enumerate(t.tolist()):
+                pos = dict(zip(sched_req.tolist(), range(len(sched_req))))
+                if comp_a is None:  # steady decode: one token computed, one sampled
+                    tok_b = cols["tokens"][idx]
+                    comp_a = tok_b
+                    samp = 1
+                comp_a_l = comp_a.tolist()
+                tok_a_l = (tok_b + samp).tolist()
+            t = np.fromiter(touched, np.int64, len(touched))
+            g_st, g_c, g_t, g_ca, g_np, g_q = (
+                col[t].tolist() for col in (status, computed, cols["tokens"], cached, npre, qkey))
+            rows_l = []
+            for j, ri in enumerate(touched):
                 v = new_vals[ri]
-                rows[j, R_STATUS] = v.get("status", status[ri])
-                rows[j, R_COMPUTED] = v.get("computed", after_comp[j])
-                rows[j, R_TOKENS] = v.get("tokens", after_tok[j])
-                rows[j, R_CACHED] = v.get("cached", cached[ri])
-                rows[j, R_PREEMPT] = v.get("npreempt", npre[ri])
-                rows[j, R_QKEY] = v.get("qkey", qkey[ri])
+                k = pos.get(ri)
+                if k is not None:
+                    c, tk = comp_a_l[k], tok_a_l[k]
+                else:
+                    c, tk = g_c[j], g_t[j]
+                rows_l.append((ri, v.get("status", g_st[j]), v.get("computed", c),
+                               v.get("tokens", tk), v.get("cached", g_ca[j]),
+                               v.get("npreempt", g_np[j]), v.get("qkey", g_q[j])))
+            rows = np.array(rows_l, np.int64)
         else:
-            rows = np.zeros((0, 7), np.int64)
+            rows = _NO_ROWS
         cfg = rec.config
         pc = stats.prefix_cache_stats if stats is not None else None
-        n_cached_free = codes.count(BLOCK_CACHED_FREE) + sum(
-            (c == BLOCK_CACHED_FREE) - (codes[b] == BLOCK_CACHED_FREE) for b, c in changes)
         stop_req = so.waiting_stop_req_id if so is not None else None
         metrics = StepMetrics(
             num_scheduled_tokens=so.total_num_scheduled_tokens if so is not None else 0,
@@ -1031,7 +1076,7 @@ class Recorder:
         delta = StepDelta(
             step=result.step, sched_req=_ro(sched_req), sched_tokens=_ro(sched_tok),
             sched_kind=_ro(sched_kind), rows=_ro(rows), table_ops=tuple(table_ops),
-            block_changes=_ro(np.array(changes, dtype=np.int32).reshape(-1, 2)),
+            block_changes=_ro(changes),
             happenings=tuple(happen), reported_finished=tuple(reported), metrics=metrics)
         rec._apply(delta)
 
