@@ -10,9 +10,9 @@ from mini_engine.scenario import ModelSpec, RequestSpec, Scenario, ScenarioEvent
 
 
 def req(rid, prompt, max_tokens=4, arrival=0, priority=0, ignore_eos=True, **sp):
-    """A request spec; `prompt` is text or a token count (tokens 65.. 'A'..)."""
+    """A request spec; `prompt` is text or a token count (letters, distinct per first id char)."""
     if isinstance(prompt, int):
-        ids, text = tuple(65 + (i % 26) for i in range(prompt)), None
+        ids, text = tuple(65 + ((ord(rid[0]) * 7 + i) % 26) for i in range(prompt)), None
     else:
         ids, text = None, prompt
     return RequestSpec(rid, SamplingParams(max_tokens=max_tokens, temperature=0.0,
