@@ -58,6 +58,17 @@ class BlockPool:
         self.block_hash[block_id] = block_hash
         self.cached_block_hash_to_block.setdefault(block_hash, {})[block_id] = None
 
+    def cache_full_blocks(self, block_ids: list[int], block_hashes: list[int]) -> None:
+        """`cache_full_block` for each pair (one call for a prefill's worth of blocks)."""
+        block_hash, cached = self.block_hash, self.cached_block_hash_to_block
+        for b, h in zip(block_ids, block_hashes):
+            block_hash[b] = h
+            blocks = cached.get(h)
+            if blocks is None:
+                cached[h] = {b: None}
+            else:
+                blocks[b] = None
+
     def touch(self, block_ids: Iterable[int]) -> None:
         """A prefix hit: take a reference, pulling the block out of the free queue if idle."""
         ref_cnt, queue = self.ref_cnt, self.free_block_queue

@@ -72,6 +72,10 @@ class KVCacheManager:
         self.block_pool = BlockPool(num_gpu_blocks, enable_caching)
         self.req_to_blocks: dict[str, list[int]] = {}
         self.num_cached_block: dict[str, int] = {}
+        # request_id -> the most tokens its held blocks take with allocate_slots doing
+        # nothing (no new block, no newly full block to cache): the scheduler's decode
+        # fast path skips allocate_slots below it. Kept in step by allocate_slots / free.
+        self.room: dict[str, int] = {}
         self.prefix_cache_stats = PrefixCacheStats()
 
     @property
@@ -103,14 +107,14 @@ class KVCacheManager:
             hits.append(next(iter(blocks)))
         return hits, len(hits) * self.block_size
 
-    def _num_blocks_to_allocate(self, request_id: str, num_tokens: int,
+    def _num_blocks_to_allocate(self, num_held: int, num_tokens: int,
                                 new_computed_blocks: list[int]) -> int:
-        held = self.req_to_blocks.get(request_id)
-        num_held = len(held) if held else 0
-        num_new = max(cdiv(num_tokens, self.block_size) - len(new_computed_blocks) - num_held, 0)
+        num_new = cdiv(num_tokens, self.block_size) - len(new_computed_blocks) - num_held
+        if not new_computed_blocks:
+            return max(num_new, 0)
         # Prefix-hit blocks sitting idle in the free queue leave it when touched.
         ref_cnt = self.block_pool.ref_cnt
-        return num_new + sum(1 for b in new_computed_blocks if ref_cnt[b] == 0)
+        return max(num_new, 0) + sum(1 for b in new_computed_blocks if ref_cnt[b] == 0)
 
     def allocate_slots(self, request: Request, num_new_tokens: int,
                        num_new_computed_tokens: int = 0,
@@ -120,27 +124,40 @@ class KVCacheManager:
         new_computed_blocks = new_computed_blocks or []
         pool = self.block_pool
         rid = request.request_id
+        block_size = self.block_size
+        blocks = self.req_to_blocks.get(rid)
+        num_held = len(blocks) if blocks else 0
+        num_free = len(pool.free_block_queue)
         total_computed = min(request.num_computed_tokens + num_new_computed_tokens, self.max_model_len)
         if full_sequence_must_fit:
             full = min(request.num_tokens, self.max_model_len)
-            if self._num_blocks_to_allocate(rid, full, new_computed_blocks) > pool.get_num_free_blocks():
+            if self._num_blocks_to_allocate(num_held, full, new_computed_blocks) > num_free:
                 return None
         num_tokens_need_slot = min(total_computed + num_new_tokens, self.max_model_len)
-        if self._num_blocks_to_allocate(rid, num_tokens_need_slot,
-                                        new_computed_blocks) > pool.get_num_free_blocks():
+        if self._num_blocks_to_allocate(num_held, num_tokens_need_slot, new_computed_blocks) > num_free:
             return None
-        blocks = self.req_to_blocks.get(rid)
         if blocks is None:
             blocks = self.req_to_blocks[rid] = []
             if new_computed_blocks:
                 pool.touch(new_computed_blocks)
                 blocks.extend(new_computed_blocks)
                 self.num_cached_block[rid] = len(new_computed_blocks)
-        n_new = cdiv(num_tokens_need_slot, self.block_size) - len(blocks)
-        new_blocks = pool.get_new_blocks(n_new) if n_new > 0 else []
-        blocks.extend(new_blocks)
+        n_new = cdiv(num_tokens_need_slot, block_size) - len(blocks)
+        if n_new > 0:
+            new_blocks = pool.get_new_blocks(n_new)
+            blocks.extend(new_blocks)
+        else:
+            new_blocks = []
+        room = len(blocks) * block_size
         if self.enable_caching:
-            self.cache_blocks(request, min(total_computed + num_new_tokens, request.num_tokens))
+            num_full = min(total_computed + num_new_tokens, request.num_tokens) // block_size
+            num_cached = self.num_cached_block.get(rid, 0)
+            if num_full > num_cached:
+                self.cache_blocks(request, num_full * block_size)
+                num_cached = num_full
+            # The next block to fill gets cached as soon as a step completes it.
+            room = min(room, (num_cached + 1) * block_size - 1)
+        self.room[rid] = room
         return new_blocks
 
     def cache_blocks(self, request: Request, num_tokens: int) -> None:
@@ -150,10 +167,8 @@ class KVCacheManager:
         start = self.num_cached_block.get(rid, 0)
         if num_full <= start:
             return
-        blocks, hashes = self.req_to_blocks[rid], request.block_hashes
-        cache = self.block_pool.cache_full_block
-        for i in range(start, num_full):
-            cache(blocks[i], hashes[i])
+        self.block_pool.cache_full_blocks(self.req_to_blocks[rid][start:num_full],
+                                          request.block_hashes[start:num_full])
         self.num_cached_block[rid] = num_full
 
     def reset_prefix_cache(self) -> bool:
@@ -164,5 +179,6 @@ class KVCacheManager:
         rid = request.request_id
         blocks = self.req_to_blocks.pop(rid, None)
         self.num_cached_block.pop(rid, None)
+        self.room.pop(rid, None)
         if blocks:
             self.block_pool.free_blocks(reversed(blocks))

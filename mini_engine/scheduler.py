@@ -156,14 +156,25 @@ class Scheduler:
 
         # Phase A: RUNNING requests, in queue order.
         running = self.running
-        req_to_blocks = kvm.req_to_blocks
-        num_cached_block = kvm.num_cached_block if kvm.enable_caching else None
-        block_size = self.block_size
+        room = kvm.room.get
+        last_position = max_model_len - 1
         req_index = 0
         while req_index < len(running) and token_budget > 0:
             request = running[req_index]
+            rid = request.request_id
             computed = request.num_computed_tokens
             num_new_tokens = request.num_tokens - computed
+            # Fast path (most decode steps): one token, below max_model_len, and the held
+            # blocks have room with no block becoming full, so allocate_slots would
+            # allocate and cache nothing. Same effect as the general path below.
+            if num_new_tokens == 1 and computed < last_position and computed < room(rid, 0):
+                scheduled_running.append(rid)
+                num_scheduled_tokens[rid] = 1
+                token_budget -= 1
+                request.num_computed_tokens = computed + 1
+                request.is_prefill_chunk = False
+                req_index += 1
+                continue
             if 0 < threshold < num_new_tokens:
                 num_new_tokens = threshold
             if num_new_tokens > token_budget:
@@ -173,13 +184,9 @@ class Scheduler:
             if num_new_tokens <= 0:
                 req_index += 1  # nothing to do this step: skip, don't block the rest
                 continue
-            # Fast path (most decode steps): the held blocks already have room and no
-            # block becomes full, so allocate_slots would allocate and cache nothing.
+            # allocate_slots is a no-op up to the room (see the fast path above).
             end = computed + num_new_tokens
-            blocks = req_to_blocks.get(request.request_id)
-            if (blocks is not None and end <= len(blocks) * block_size
-                    and (num_cached_block is None
-                         or end // block_size <= num_cached_block.get(request.request_id, 0))):
+            if end <= room(rid, 0):
                 new_blocks = _NO_BLOCKS
             else:
                 new_blocks = allocate_slots(request, num_new_tokens)
@@ -208,7 +215,6 @@ class Scheduler:
                 if priority and request.status == _PREEMPTED:
                     continue  # the rest of `running` moved up into req_index
                 break
-            rid = request.request_id
             scheduled_running.append(rid)
             num_scheduled_tokens[rid] = num_new_tokens
             if new_blocks:
