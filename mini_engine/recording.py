@@ -81,6 +81,17 @@ R_REQ, R_STATUS, R_COMPUTED, R_TOKENS, R_CACHED, R_PREEMPT, R_QKEY = range(7)
 _COLS = ("status", "computed", "tokens", "cached", "npreempt", "qkey")
 
 
+def _apply_table_ops(tables: dict[int, list[int]], ops: tuple) -> None:
+    """Replay one step's block-table changes (set, append, clear) in order."""
+    for ri, op, blocks in ops:
+        if op == OP_SET:
+            tables[ri] = list(blocks)
+        elif op == OP_APPEND:
+            tables[ri].extend(blocks)
+        else:
+            tables.pop(ri, None)
+
+
 def _ro(a: np.ndarray) -> np.ndarray:
     a.flags.writeable = False
     return a
@@ -401,13 +412,7 @@ class Recording:
             r = d.rows[:, R_REQ]
             for j, name in enumerate(_COLS, start=1):
                 cols[name][r] = d.rows[:, j]
-        for ri, op, blocks in d.table_ops:
-            if op == OP_SET:
-                tables[ri] = list(blocks)
-            elif op == OP_APPEND:
-                tables[ri].extend(blocks)
-            else:
-                tables.pop(ri, None)
+        _apply_table_ops(tables, d.table_ops)
         if len(d.block_changes):
             codes[d.block_changes[:, 0]] = d.block_changes[:, 1]  # unique block ids per step
         self._deltas.append(d)
@@ -550,13 +555,7 @@ class Recording:
                 cols["tokens"] += np.bincount(req[kind != PREFILL_CHUNK],
                                               minlength=n).astype(np.int64)
             for d in deltas:
-                for ri, op, blocks in d.table_ops:
-                    if op == OP_SET:
-                        tables[ri] = list(blocks)
-                    elif op == OP_APPEND:
-                        tables[ri].extend(blocks)
-                    else:
-                        tables.pop(ri, None)
+                _apply_table_ops(tables, d.table_ops)
             changes = [d.block_changes for d in deltas if len(d.block_changes)]
             if changes:
                 ch = np.concatenate(changes)[::-1]
