@@ -154,8 +154,11 @@ class DebuggerApp(App):
     def _on_progress(self, token: int) -> None:
         if token != self._load_token or self.recording is None:
             return
-        kinds = self.recording.summary().step_kind
-        self.query_one(Timeline).set_steps([_KIND_TO_TIMELINE[k] for k in kinds.tolist()])
+        rec = self.recording
+        timeline = self.query_one(Timeline)
+        timeline.set_steps([_KIND_TO_TIMELINE[k] for k in rec.summary().step_kind.tolist()])
+        timeline.set_finishes({s for k in ("finish", "abort", "ignore")
+                               for s in rec.event_steps(k)})
         if self._pending_cursor is not None and (
                 self.recording.complete or self.recording.num_steps >= self._pending_cursor):
             self.session.go(self._pending_cursor)

@@ -1,5 +1,7 @@
 """The timeline strip: one cell per step, coloured by what the step did, with a cursor.
 
+Under the cells: ▲ the cursor, ● a breakpoint hit, ◆ a bookmark, ╵ a request finished.
+
 Drawn with the Line API, so only the visible cells are rendered: it stays fast at
 tens of thousands of steps. Click or drag to scrub; the view scrolls to keep the
 cursor visible and grows as steps arrive from a background recording.
@@ -57,6 +59,7 @@ class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
         self.kinds: Sequence[int] = ()
         self.bookmarks: set[int] = set()
         self.hits: set[int] = set()
+        self.finishes: set[int] = set()  # steps where a request finished, aborted or was ignored
         self.border_title = "timeline"
         self._dragging = False
 
@@ -81,6 +84,10 @@ class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
 
     def set_marks(self, bookmarks: set[int], hits: set[int]) -> None:
         self.bookmarks, self.hits = bookmarks, hits
+        self.refresh()
+
+    def set_finishes(self, steps: set[int]) -> None:
+        self.finishes = steps
         self.refresh()
 
     def watch_cursor(self, step: int) -> None:
@@ -147,6 +154,8 @@ class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
                     segments.append(Segment("●".center(cw), HIT_STYLE))
                 elif s in self.bookmarks:
                     segments.append(Segment("◆".center(cw), MARK_STYLE))
+                elif s in self.finishes:
+                    segments.append(Segment("╵".center(cw), AXIS_STYLE))
                 else:
                     segments.append(Segment(" " * cw))
         else:
