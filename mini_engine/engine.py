@@ -11,7 +11,8 @@ from typing import Sequence
 
 from .config import EngineConfig
 from .model import Model, ToyModel
-from .outputs import ModelRunnerOutput, RequestOutput, SchedulerOutput, SchedulerStats
+from .outputs import (ModelRunnerOutput, OneTokenEachOutput, RequestOutput, SchedulerOutput,
+                      SchedulerStats)
 from .request import Request, RequestStatus
 from .sampling_params import SamplingParams
 from .scheduler import Scheduler
@@ -71,17 +72,18 @@ class LLMEngine:
         scheduler_output = scheduler.schedule()
         req_ids = list(scheduler_output.num_scheduled_tokens)
         scheduled = list(map(scheduler.requests.__getitem__, req_ids))
-        # A request samples only once its computed counter has caught up: a partial
-        # prefill samples nothing (vLLM's runner discards it), so it gets [].
-        sampling = [r for r in scheduled if r.num_computed_tokens >= r.num_tokens]
-        tokens = self.model.sample(sampling) if sampling else []
-        if len(sampling) == len(scheduled):
-            sampled = [[t] for t in tokens]
+        if not scheduler.num_prefill_chunks:  # the common case: every request samples
+            tokens = self.model.sample(scheduled) if scheduled else []
+            runner_output: ModelRunnerOutput = OneTokenEachOutput(req_ids, scheduled, tokens)
         else:
+            # A request samples only once its computed counter has caught up: a partial
+            # prefill samples nothing (vLLM's runner discards it), so it gets [].
+            sampling = [r for r in scheduled if r.num_computed_tokens >= r.num_tokens]
+            tokens = self.model.sample(sampling) if sampling else []
             it = iter(tokens)
-            sampled = [[next(it)] if r.num_computed_tokens >= r.num_tokens else []
-                       for r in scheduled]
-        outputs = scheduler.update_from_output(scheduler_output, ModelRunnerOutput(req_ids, sampled))
+            runner_output = ModelRunnerOutput(req_ids, [
+                [next(it)] if r.num_computed_tokens >= r.num_tokens else [] for r in scheduled])
+        outputs = scheduler.update_from_output(scheduler_output, runner_output)
         self.step_count += 1
         self.last_scheduler_output = scheduler_output
         self.last_stats = outputs.scheduler_stats

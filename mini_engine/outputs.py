@@ -56,6 +56,23 @@ class ModelRunnerOutput:
         return {rid: i for i, rid in enumerate(self.req_ids)}
 
 
+class OneTokenEachOutput(ModelRunnerOutput):
+    """`LLMEngine.step`'s fast form of a ModelRunnerOutput where every scheduled request
+    sampled exactly one token: the tokens flat and the `Request` objects, aligned with
+    `req_ids`, so no one-element list per request is built; `sampled_token_ids` is
+    materialized only if someone reads it.
+    """
+
+    def __init__(self, req_ids: list[str], requests: list, tokens: list[int]) -> None:
+        self.req_ids = req_ids
+        self.requests = requests
+        self.tokens = tokens
+
+    @property
+    def sampled_token_ids(self) -> list[list[int]]:
+        return [[t] for t in self.tokens]
+
+
 @dataclass
 class SchedulerStats:
     """Per-step scheduler state, measured after the step's updates (vLLM stats.py)."""

@@ -15,8 +15,8 @@ from typing import Iterable
 
 from .config import EngineConfig
 from .kv_cache_manager import KVCacheManager, cdiv, make_block_hasher
-from .outputs import (EngineCoreOutputs, ModelRunnerOutput, PreemptionRecord, SchedulerOutput,
-                      SchedulerStats)
+from .outputs import (EngineCoreOutputs, ModelRunnerOutput, OneTokenEachOutput, PreemptionRecord,
+                      SchedulerOutput, SchedulerStats)
 from .request import Request, RequestStatus
 from .request_queue import create_request_queue
 
@@ -53,6 +53,9 @@ class Scheduler:
         self._finished_outside_update: list[Request] = []
         self.step_counter = 0
         self._preemptions_in_step: list[PreemptionRecord] = []
+        # 0 when no request scheduled by the last schedule() is mid-prefill, so all of
+        # them sample (the engine then skips its per-request check); else maybe some are.
+        self.num_prefill_chunks = 0
 
     # ------------------------------------------------------------------ requests
 
@@ -153,6 +156,7 @@ class Scheduler:
         scheduled_new: list[str] = []
         scheduled_resumed: list[str] = []
         preempted: list[Request] = []
+        num_prefill_chunks = 0
 
         # Phase A: RUNNING requests, in queue order.
         running = self.running
@@ -224,7 +228,11 @@ class Scheduler:
             # doing it here is equivalent: nothing later in the step reads it, except a
             # priority preemption, which rolls it back above.
             request.num_computed_tokens = end
-            request.is_prefill_chunk = end < request.num_tokens
+            if end < request.num_tokens:
+                request.is_prefill_chunk = True
+                num_prefill_chunks += 1
+            else:
+                request.is_prefill_chunk = False
             req_index += 1
 
         # Phase B: WAITING requests, only in a step that preempted nothing.
@@ -279,6 +287,7 @@ class Scheduler:
                 request.status = _RUNNING
                 request.num_computed_tokens = num_computed_tokens + num_new_tokens
                 request.is_prefill_chunk = request.num_computed_tokens < request.num_tokens
+                num_prefill_chunks += request.is_prefill_chunk
                 waiting_stop_req_id = None
 
         total = self.max_num_scheduled_tokens - token_budget
@@ -299,6 +308,7 @@ class Scheduler:
             preemptions=self._preemptions_in_step,
         )
         self.finished_req_ids = set()
+        self.num_prefill_chunks = num_prefill_chunks
         return output
 
     def _ignore_unschedulable_head(self) -> None:
@@ -322,44 +332,72 @@ class Scheduler:
         """Append sampled tokens one at a time, check stops, free what finished."""
         finished = self._finished_outside_update
         self._finished_outside_update = []
-        requests = self.requests
-        stopped_running: set[int] = set()
-        stopped_waiting: list[Request] = []
-        for rid, new_token_ids in zip(model_runner_output.req_ids,
-                                      model_runner_output.sampled_token_ids):
-            if not new_token_ids:
-                continue  # a partial prefill: nothing happened
-            request = requests.get(rid)
-            if request is None or request.status > _PREEMPTED:
-                continue  # aborted while the step ran
-            stopped = None
-            for token in new_token_ids:
-                request.append_output_token_ids(token)
-                # check_stop, in vLLM 0.33's order: EOS, stop tokens, then length
-                # (max_tokens or max_model_len, folded into length_limit at add time).
-                if token == request.eos_token_id:
-                    stopped = _STOPPED
-                elif token in request.stop_token_ids:
-                    stopped = _STOPPED
-                    request.stop_reason = token
-                elif request.num_tokens >= request.length_limit:
-                    stopped = _LENGTH
-                else:
-                    continue
-                break
-            if stopped is not None:
+        stops: list[tuple[Request, RequestStatus]] = []
+        if type(model_runner_output) is OneTokenEachOutput:
+            self._append_one_token_each(model_runner_output.requests,
+                                        model_runner_output.tokens, stops)
+        else:
+            requests = self.requests
+            for rid, new_token_ids in zip(model_runner_output.req_ids,
+                                          model_runner_output.sampled_token_ids):
+                if not new_token_ids:
+                    continue  # a partial prefill: nothing happened
+                request = requests.get(rid)
+                if request is None or request.status > _PREEMPTED:
+                    continue  # aborted while the step ran
+                for token in new_token_ids:
+                    request.append_output_token_ids(token)
+                    # check_stop, in vLLM 0.33's order: EOS, stop tokens, then length
+                    # (max_tokens or max_model_len, folded into length_limit at add time).
+                    if token == request.eos_token_id:
+                        stops.append((request, _STOPPED))
+                    elif token in request.stop_token_ids:
+                        stops.append((request, _STOPPED))
+                        request.stop_reason = token
+                    elif request.num_tokens >= request.length_limit:
+                        stops.append((request, _LENGTH))
+                    else:
+                        continue
+                    break
+        if stops:
+            # Freed in step order (the free queue's order depends on it).
+            stopped_running: set[int] = set()
+            stopped_waiting: list[Request] = []
+            for request, status in stops:
                 if request.status == _RUNNING:
                     stopped_running.add(id(request))
                 else:
                     stopped_waiting.append(request)
-                request.status = stopped
+                request.status = status
                 self._free_request(request)
                 finished.append(request)
-        if stopped_running:
-            self.running = [r for r in self.running if id(r) not in stopped_running]
-        if stopped_waiting:
-            self.waiting.remove_requests(stopped_waiting)
+            if stopped_running:
+                self.running = [r for r in self.running if id(r) not in stopped_running]
+            if stopped_waiting:
+                self.waiting.remove_requests(stopped_waiting)
         return EngineCoreOutputs(finished_requests=finished, scheduler_stats=self.make_stats())
+
+    @staticmethod
+    def _append_one_token_each(requests: list[Request], tokens: Iterable[int],
+                               stops: list[tuple[Request, RequestStatus]]) -> None:
+        """The loop above for engine.step's common case: one token for each request."""
+        for request, token in zip(requests, tokens):
+            if request.status > _PREEMPTED:
+                continue  # aborted while the step ran
+            # request.append_output_token_ids(token), inlined: this is the hottest loop.
+            request._all_token_ids.append(token)
+            num_tokens = request.num_tokens + 1
+            request.num_tokens = num_tokens
+            hash_block_size = request._hash_block_size
+            if hash_block_size and not num_tokens % hash_block_size:
+                request._block_hasher(request)
+            if token == request.eos_token_id:
+                stops.append((request, _STOPPED))
+            elif token in request.stop_token_ids:
+                stops.append((request, _STOPPED))
+                request.stop_reason = token
+            elif num_tokens >= request.length_limit:
+                stops.append((request, _LENGTH))
 
     def make_stats(self) -> SchedulerStats:
         kvm = self.kv_cache_manager
