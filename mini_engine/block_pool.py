@@ -37,12 +37,14 @@ class BlockPool:
         if num_blocks > len(self.free_block_queue):
             raise ValueError(f"Cannot get {num_blocks} free blocks from the pool")
         pop = self.free_block_queue.popitem
-        ret = [pop(last=False)[0] for _ in range(num_blocks)]
         ref_cnt, block_hash = self.ref_cnt, self.block_hash
-        for b in ret:
+        ret = []
+        for _ in range(num_blocks):
+            b = pop(last=False)[0]
             if block_hash[b] is not None:
                 self._evict_cached_block(b)
             ref_cnt[b] = 1
+            ret.append(b)
         return ret
 
     def _evict_cached_block(self, block_id: int) -> None:

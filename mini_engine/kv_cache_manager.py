@@ -121,20 +121,59 @@ class KVCacheManager:
                        new_computed_blocks: list[int] | None = None,
                        full_sequence_must_fit: bool = False) -> list[int] | None:
         """Blocks for `num_new_tokens` more tokens, or None (and no side effects) if they don't fit."""
-        new_computed_blocks = new_computed_blocks or []
         pool = self.block_pool
         rid = request.request_id
         block_size = self.block_size
+        max_model_len = self.max_model_len
         blocks = self.req_to_blocks.get(rid)
+        total_computed = request.num_computed_tokens + num_new_computed_tokens
+        if total_computed > max_model_len:
+            total_computed = max_model_len
+        num_tokens_need_slot = total_computed + num_new_tokens
+        if num_tokens_need_slot > max_model_len:
+            num_tokens_need_slot = max_model_len
+        if blocks is not None and not new_computed_blocks and not full_sequence_must_fit:
+            # A running request growing (the scheduler's decode steps, ~1 call in 8 per
+            # request): the general path below without the prefix-hit bookkeeping, which
+            # is all zeros here, and with a newly full block cached directly.
+            n_new = -(-num_tokens_need_slot // block_size) - len(blocks)
+            if n_new > 0:
+                if n_new > len(pool.free_block_queue):
+                    return None
+                new_blocks = pool.get_new_blocks(n_new)
+                blocks.extend(new_blocks)
+            else:
+                new_blocks = []
+            if self.enable_caching:
+                num_cached = self.num_cached_block.get(rid, 0)
+                num_full = total_computed + num_new_tokens
+                if num_full > request.num_tokens:
+                    num_full = request.num_tokens
+                num_full //= block_size
+                if num_full == num_cached + 1:
+                    pool.cache_full_block(blocks[num_cached], request.block_hashes[num_cached])
+                    self.num_cached_block[rid] = num_cached = num_full
+                elif num_full > num_cached:
+                    pool.cache_full_blocks(blocks[num_cached:num_full],
+                                           request.block_hashes[num_cached:num_full])
+                    self.num_cached_block[rid] = num_cached = num_full
+                room = (num_cached + 1) * block_size - 1
+                if room > len(blocks) * block_size:
+                    room = len(blocks) * block_size
+                self.room[rid] = room
+            else:
+                self.room[rid] = len(blocks) * block_size
+            return new_blocks
+        # Admission (prefix hits, the whole sequence must fit) or a request with no blocks.
+        new_computed_blocks = new_computed_blocks or []
         num_held = len(blocks) if blocks else 0
         num_free = len(pool.free_block_queue)
-        total_computed = min(request.num_computed_tokens + num_new_computed_tokens, self.max_model_len)
         if full_sequence_must_fit:
             full = min(request.num_tokens, self.max_model_len)
             if self._num_blocks_to_allocate(num_held, full, new_computed_blocks) > num_free:
                 return None
-        num_tokens_need_slot = min(total_computed + num_new_tokens, self.max_model_len)
-        if self._num_blocks_to_allocate(num_held, num_tokens_need_slot, new_computed_blocks) > num_free:
+        if self._num_blocks_to_allocate(num_held, num_tokens_need_slot,
+                                        new_computed_blocks) > num_free:
             return None
         if blocks is None:
             blocks = self.req_to_blocks[rid] = []
@@ -143,18 +182,17 @@ class KVCacheManager:
                 blocks.extend(new_computed_blocks)
                 self.num_cached_block[rid] = len(new_computed_blocks)
         n_new = cdiv(num_tokens_need_slot, block_size) - len(blocks)
-        if n_new > 0:
-            new_blocks = pool.get_new_blocks(n_new)
-            blocks.extend(new_blocks)
-        else:
-            new_blocks = []
+        new_blocks = pool.get_new_blocks(n_new) if n_new > 0 else []
+        blocks.extend(new_blocks)
         room = len(blocks) * block_size
         if self.enable_caching:
-            num_full = min(total_computed + num_new_tokens, request.num_tokens) // block_size
+            # cache_blocks(), inlined.
             num_cached = self.num_cached_block.get(rid, 0)
+            num_full = min(total_computed + num_new_tokens, request.num_tokens) // block_size
             if num_full > num_cached:
-                self.cache_blocks(request, num_full * block_size)
-                num_cached = num_full
+                pool.cache_full_blocks(blocks[num_cached:num_full],
+                                       request.block_hashes[num_cached:num_full])
+                self.num_cached_block[rid] = num_cached = num_full
             # The next block to fill gets cached as soon as a step completes it.
             room = min(room, (num_cached + 1) * block_size - 1)
         self.room[rid] = room
