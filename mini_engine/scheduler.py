@@ -168,17 +168,22 @@ class Scheduler:
             rid = request.request_id
             computed = request.num_computed_tokens
             num_new_tokens = request.num_tokens - computed
-            # Fast path (most decode steps): one token, below max_model_len, and the held
-            # blocks have room with no block becoming full, so allocate_slots would
-            # allocate and cache nothing. Same effect as the general path below.
-            if num_new_tokens == 1 and computed < last_position and computed < room(rid, 0):
-                scheduled_running.append(rid)
-                num_scheduled_tokens[rid] = 1
-                token_budget -= 1
-                request.num_computed_tokens = computed + 1
-                request.is_prefill_chunk = False
-                req_index += 1
-                continue
+            # Fast path (decodes): one token, below max_model_len. Usually the held blocks
+            # have room with no block becoming full, so allocate_slots would allocate and
+            # cache nothing and is skipped. Same effect as the general path below, which
+            # a failed allocation falls through to (allocate_slots has no side effects then).
+            if num_new_tokens == 1 and computed < last_position:
+                new_blocks = _NO_BLOCKS if computed < room(rid, 0) else allocate_slots(request, 1)
+                if new_blocks is not None:
+                    scheduled_running.append(rid)
+                    num_scheduled_tokens[rid] = 1
+                    if new_blocks:
+                        req_to_new_block_ids[rid] = new_blocks
+                    token_budget -= 1
+                    request.num_computed_tokens = computed + 1
+                    request.is_prefill_chunk = False
+                    req_index += 1
+                    continue
             if 0 < threshold < num_new_tokens:
                 num_new_tokens = threshold
             if num_new_tokens > token_budget:
