@@ -501,9 +501,6 @@ async def test_filter_narrows_the_table():
         assert len(table.order) == len(state.request_ids)
 
 
-@pytest.mark.xfail(strict=True, reason="UI bug: RequestTable.set_filter does not update the "
-                   "'requests (shown/total)' border title until the next step; remove this "
-                   "marker when fixed")
 async def test_filter_updates_the_table_count():
     rec = recording("kv_preemption")
     app = open_app("kv_preemption")
@@ -653,11 +650,7 @@ async def test_layout_has_no_overlaps(size):
 
 
 @pytest.mark.parametrize("size", [
-    pytest.param((80, 24), marks=pytest.mark.xfail(
-        strict=True, reason="UI bug: at 80x24 #side is 11 rows but the step panel takes 9 at a "
-        "busy step and the KV map keeps min-height 3, so the KV map is laid out one row into "
-        "the queues and its bottom border is clipped; remove this marker when fixed")),
-    (100, 30), (120, 36)])
+    (80, 24), (100, 30), (120, 36)])
 async def test_no_panel_is_clipped(size):
     app = open_app("kv_preemption")
     async with app.run_test(size=size) as pilot:

@@ -138,12 +138,17 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
             self._changed = {}
         if self.filter_text:
             self._apply_filter()
-        self.border_title = f"requests ({len(self.order)}/{len(state.request_ids)})"
+        self._update_title()
         self.refresh()
+
+    def _update_title(self) -> None:
+        total = len(self.state.request_ids) if self.state is not None else 0
+        self.border_title = f"requests ({len(self.order)}/{total})"
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip()
         self._apply_filter()
+        self._update_title()
         self.selected_row = min(self.selected_row, max(len(self.order) - 1, 0))
         self.refresh()
 
