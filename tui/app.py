@@ -7,6 +7,7 @@ in a background worker: the timeline fills in while you already look at step 0.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from rich.text import Text
@@ -18,7 +19,7 @@ from textual.worker import get_current_worker
 
 from mini_engine.exports.perfetto import export_perfetto
 from mini_engine.jsonl_io import RecordingError, load_jsonl, save_jsonl
-from mini_engine.recording import STEP_KIND_NAMES, Recorder, Recording
+from mini_engine.recording import STEP_KIND_NAMES, WAITING_REASONS, Recorder, Recording
 from mini_engine.scenario import Scenario
 from mini_engine.scenario_catalog import DEFAULT_SCENARIO, resolve_scenario
 from mini_engine.scenario_loader import ScenarioError, load_scenario
@@ -87,6 +88,7 @@ class DebuggerApp(App):
         self._load_token = 0
         self._pending_cursor: int | None = None
         self._selected: str | None = None
+        self._frozen = False
 
     # ------------------------------------------------------------------ layout
 
@@ -159,6 +161,10 @@ class DebuggerApp(App):
         timeline.set_steps([_KIND_TO_TIMELINE[k] for k in rec.summary().step_kind.tolist()])
         timeline.set_finishes({s for k in ("finish", "abort", "ignore")
                                for s in rec.event_steps(k)})
+        if rec.complete and not self._frozen:
+            gc.collect()
+            gc.freeze()  # the finished recording lives on: keep it out of future collections
+            self._frozen = True
         if self._pending_cursor is not None and (
                 self.recording.complete or self.recording.num_steps >= self._pending_cursor):
             self.session.go(self._pending_cursor)
@@ -190,16 +196,22 @@ class DebuggerApp(App):
         self.query_one(Queues).show(state, self._selected)
         cumulative = int(rec.summary().num_preemptions[:step + 1].sum())
         self.query_one(StepPanel).show(record, state, cumulative)
-        selected_blocks = state.block_tables.get(self._selected, ()) if self._selected else ()
-        n_used = len(state.block_states) - 1
-        self.query_one(KVMap).set_blocks(
-            state.block_states, selected_blocks,
-            title=f"KV blocks ({n_used}×{rec.config.block_size}; "
-                  f"{self._selected or '-'} highlighted)")
+        self._show_kv(state)
         timeline = self.query_one(Timeline)
         timeline.cursor = step
         self._render_header()
         self._render_status(state)
+
+    def _show_kv(self, state) -> None:
+        blocks = state.block_tables.get(self._selected, ()) if self._selected else ()
+        cfg = self.recording.config
+        if blocks:
+            mine = f"{self._selected}'s {len(blocks)} highlighted"
+        else:
+            mine = f"{self._selected} holds none" if self._selected else "select a request"
+        self.query_one(KVMap).set_blocks(
+            state.block_states, blocks,
+            title=f"KV blocks {cfg.num_gpu_blocks - 1}×{cfg.block_size} ({mine})")
 
     def _render_header(self) -> None:
         if self.session is None:
@@ -217,7 +229,7 @@ class DebuggerApp(App):
                  f"  chunked {'on' if cfg.enable_chunked_prefill else 'off'}  {cfg.policy}")
         if self.playing:
             t.append(f"  ▶ {PLAY_SPEEDS[self.speed_index]}/s", style="bold green3")
-        self.query_one("#header", Static).update(t)
+        self.query_one("#header", Static).update(t, layout=False)  # fixed size: repaint only
 
     def _render_status(self, state) -> None:
         hits = self.session.hits_at(self.session.cursor) if self.session.breakpoints else []
@@ -228,9 +240,9 @@ class DebuggerApp(App):
         if self._selected:
             reason = state.waiting_reason(self._selected)
             if reason:
-                t.append(f"  {self._selected} waits: {REASON_LABELS.get(reason, reason)}",
+                t.append(f"  {self._selected} waits: {WAITING_REASONS.get(reason, reason)}",
                          style="yellow1")
-        self.query_one("#status", Static).update(t)
+        self.query_one("#status", Static).update(t, layout=False)
 
     def refresh_marks(self) -> None:
         if self.session is not None:
@@ -253,9 +265,7 @@ class DebuggerApp(App):
         if self.session is not None:
             state = self.session.state()
             self.query_one(Queues).show(state, self._selected)
-            self.query_one(KVMap).set_blocks(
-                state.block_states, state.block_tables.get(self._selected, ()) if
-                self._selected else ())
+            self._show_kv(state)
             self._render_status(state)
 
     def on_request_table_opened(self, message: RequestTable.Opened) -> None:
@@ -400,6 +410,10 @@ class DebuggerApp(App):
 
         self.push_screen(PromptScreen("Filter requests by id or status words "
                                       "(empty shows all):", table.filter_text), done)
+
+    def action_toggle_active_first(self) -> None:
+        table = self.query_one(RequestTable)
+        table.set_active_first(not table.active_first)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -44,7 +44,9 @@ class BreakpointsScreen(ModalScreen[None]):
             yield Static(HINT, id="bp-hint")
 
     def on_mount(self) -> None:
-        self.query_one(Input).cursor_blink = False
+        field = self.query_one(Input)
+        field.cursor_blink = False
+        field.focus()  # type straight away; tab reaches the list to delete one
         self._refresh_list()
 
     def _refresh_list(self) -> None:

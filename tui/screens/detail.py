@@ -56,7 +56,8 @@ class RequestDetailScreen(ModalScreen[None]):
         t.append(repr(text) + "\n", style="green3")
         t.append("\nblock table  ", style="bold")
         t.append((" ".join(map(str, r.block_table)) or "(no blocks held)") + "\n")
-        t.append("\nlifecycle (after each step it ran: status computed/tokens)\n", style="bold")
+        t.append("\nlifecycle over the whole run (the lab's events: after each step it ran, "
+                 "status computed/tokens)\n", style="bold")
         for i, (_, status, computed, tokens) in enumerate(rec.lifecycle(rid)):
             t.append(f"  {status:<16} {computed:>6}/{tokens:<6}\n",
                      style="grey62" if i else "")

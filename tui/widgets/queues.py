@@ -10,11 +10,11 @@ from textual.widgets import Static
 
 from mini_engine.recording import PENDING, StepState
 
-REASON_LABELS = {
-    "not_arrived": "not arrived", "just_arrived": "just arrived", "preempted": "preempted now",
+REASON_LABELS = {  # short (<= 12) labels; mini_engine.recording.WAITING_REASONS explains each
+    "not_arrived": "not arrived", "just_arrived": "just arrived", "preempted": "preempted",
     "budget": "budget", "max_num_seqs": "max_num_seqs", "kv_cache": "kv blocks",
-    "preemption": "step preempted", "head_of_line": "head-of-line",
-    "budget_unchunked": "too long, no chunk", "priority": "priority",
+    "preemption": "preempt step", "head_of_line": "head-of-line",
+    "budget_unchunked": "no chunking", "priority": "priority",
 }
 FINISH_LABELS = {"FINISHED_STOPPED": "stop", "FINISHED_LENGTH": "length",
                  "FINISHED_ABORTED": "abort", "FINISHED_IGNORED": "ignored"}
@@ -71,7 +71,7 @@ class Queues(Horizontal):
             text.append(f"… +{count - MAX_LINES} more", style="grey42")
         panel = self.query_one(f"#{panel_id}", QueuePanel)
         panel.border_title = title
-        panel.update(text)
+        panel.update(text, layout=False)  # fixed height: repaint, no relayout
 
 
 def _sel(rid: str, selected: str | None, style: str) -> str:

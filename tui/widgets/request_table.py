@@ -56,12 +56,11 @@ COLUMNS = (  # most telling first: narrow terminals scroll the rest into view
     Column("progress", "computed/tokens", 15, right=False),
     Column("sched", "sched", 6),
     Column("out", "out", 4),
-    Column("why", "why waiting", 14, right=False),
+    Column("why", "why waiting", 12, right=False),
     Column("blocks", "blk", 4),
     Column("hit", "hit", 5),
     Column("pre", "pre", 3),
     Column("ttft", "ttft", 4),
-    Column("prompt", "prompt", 6),
 )
 
 
@@ -105,6 +104,7 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.record: StepRecord | None = None
         self.order: np.ndarray = np.zeros(0, np.int64)  # request indices shown, in order
         self.filter_text = ""
+        self.active_first = False  # running, then waiting, then the rest
         self.first_token_step: Callable[[str], int | None] = lambda rid: None
         self._changed: dict[str, np.ndarray] = {}
         self._sched: dict[str, tuple[int, str]] = {}
@@ -136,7 +136,7 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
             }
         else:
             self._changed = {}
-        if self.filter_text:
+        if self.filter_text or self.active_first:
             self._apply_filter()
         self._update_title()
         self.refresh()
@@ -144,6 +144,11 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _update_title(self) -> None:
         total = len(self.state.request_ids) if self.state is not None else 0
         self.border_title = f"requests ({len(self.order)}/{total})"
+
+    def set_active_first(self, on: bool) -> None:
+        self.active_first = on
+        self._apply_filter()
+        self.refresh()
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip()
@@ -165,6 +170,11 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
             keep = [i for i, rid in enumerate(state.request_ids)
                     if all(w in rid.lower() or w in names[state.status[i]] for w in words)]
             self.order = np.array(keep, dtype=np.int64)
+        if self.active_first:
+            rank = np.full(n, 2, dtype=np.int8)
+            rank[[state._index[r] for r in state.waiting]] = 1
+            rank[[state._index[r] for r in state.running]] = 0
+            self.order = self.order[np.argsort(rank[self.order], kind="stable")]
         self.virtual_size = Size(self._total_width(), len(self.order) + 1)
 
     def _total_width(self) -> int:
@@ -272,13 +282,14 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
             style = base
             if col.key == "status":
                 style = base + STATUS_STYLES.get(status, Style())
-            if changed is not None and changed[i]:
+            if changed is not None and changed[i] and text.strip():
                 style = base + CHANGED_STYLE
             if col.key == "progress" and status != "PENDING":
                 bar = progress_bar(computed, tokens, 4)
                 segments.append(Segment(text[:11], style))
                 segments.append(Segment(bar, base + BAR_STYLE))
-                segments.append(Segment(" "))
+                segments.append(Segment(" ", base))
                 continue
-            segments.append(Segment(text + " ", style))
+            segments.append(Segment(text, style))
+            segments.append(Segment(" ", base))
         return Strip(segments)

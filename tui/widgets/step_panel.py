@@ -20,7 +20,8 @@ def bar(used: int, total: int, width: int = BAR_WIDTH) -> str:
 
 class StepPanel(Static):
     DEFAULT_CSS = """
-    StepPanel { border: round $secondary; padding: 0 1; height: auto;
+    StepPanel { border: round $secondary; padding: 0 1; height: 2fr; max-height: 16;
+                min-height: 5; overflow-y: auto;
                 text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
@@ -32,8 +33,7 @@ class StepPanel(Static):
         t.append("budget ")
         t.append(bar(m.num_scheduled_tokens, m.token_budget), style="dodger_blue1")
         t.append(f" {m.num_scheduled_tokens}/{m.token_budget}\n")
-        t.append(f"prefill {m.prefill_tokens}  decode {m.decode_tokens}  "
-                 f"kind {record.step_kind}\n")
+        t.append(f"prefill {m.prefill_tokens}  decode {m.decode_tokens}  ({record.step_kind})\n")
         lines = _happenings(record)
         for label, style, items in lines:
             if items:
@@ -43,17 +43,18 @@ class StepPanel(Static):
             head = f" at {m.waiting_stop_req_id}" if m.waiting_stop_req_id else ""
             t.append("admission stopped: ", style="yellow1")
             t.append(f"{REASON_LABELS.get(m.waiting_stop_reason, m.waiting_stop_reason)}{head}\n")
-        t.append("KV ")
-        t.append(bar(round(m.kv_cache_usage_perc * 1000), 1000, 12), style="green3")
-        t.append(f" {m.kv_cache_usage_perc:.1%}  free {m.num_free_blocks}"
-                 f"  cached {m.num_cached_free_blocks}\n")
-        t.append(f"running {m.num_requests_running}  waiting {m.num_requests_waiting}  "
-                 f"preemptions {m.num_preemptions} (total {cumulative_preemptions})\n",
+        t.append("KV     ")
+        t.append(bar(round(m.kv_cache_usage_perc * 1000), 1000), style="green3")
+        t.append(f" {m.kv_cache_usage_perc:.1%}\n")
+        t.append(f"blocks free {m.num_free_blocks}, of them cached {m.num_cached_free_blocks}\n")
+        t.append(f"running {m.num_requests_running}  waiting {m.num_requests_waiting}\n",
                  style="grey62")
-        t.append(f"prefix cache: queries {m.prefix_cache_queries} hits {m.prefix_cache_hits}",
+        t.append(f"preemptions {m.num_preemptions} (run total {cumulative_preemptions})\n",
+                 style="grey62")
+        t.append(f"prefix cache queries {m.prefix_cache_queries} hits {m.prefix_cache_hits}",
                  style="grey62")
         self.border_title = f"step {record.step}"
-        self.update(t)
+        self.update(t, layout=False)  # fixed height: repaint, no relayout
 
 
 def _happenings(record: StepRecord) -> list[tuple[str, str, list[str]]]:
