@@ -17,7 +17,6 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from mini_engine.exports.perfetto import export_perfetto
 from mini_engine.jsonl_io import RecordingError, load_jsonl, save_jsonl
 from mini_engine.recording import STEP_KIND_NAMES, WAITING_REASONS, Recorder, Recording
 from mini_engine.scenario import Scenario
@@ -460,4 +459,7 @@ class DebuggerApp(App):
         self._export(".jsonl", save_jsonl, "JSONL recording")
 
     def action_export_perfetto(self) -> None:
+        # Imported on use: it is not needed to start, and first paint counts every import.
+        from mini_engine.exports.perfetto import export_perfetto
+
         self._export(".perfetto.json", export_perfetto, "Perfetto trace")

@@ -18,7 +18,7 @@ REASON_LABELS = {  # short (<= 12) labels; mini_engine.recording.WAITING_REASONS
 }
 FINISH_LABELS = {"FINISHED_STOPPED": "stop", "FINISHED_LENGTH": "length",
                  "FINISHED_ABORTED": "abort", "FINISHED_IGNORED": "ignored"}
-MAX_LINES = 40  # a queue panel scrolls; beyond this it says how many more
+MAX_LINES = 12  # more than a panel shows; beyond this it says how many more
 
 
 class QueuePanel(Static):
