@@ -33,7 +33,7 @@ from .screens.goto import GotoScreen
 from .screens.help import HelpScreen
 from .screens.prompt import PromptScreen
 from .widgets.kv_map import KVMap
-from .widgets.queues import REASON_LABELS, Queues
+from .widgets.queues import Queues
 from .widgets.request_table import RequestTable
 from .widgets.step_panel import StepPanel
 from .widgets.timeline import KIND_NAMES, Timeline
