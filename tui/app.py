@@ -312,8 +312,8 @@ class DebuggerApp(App):
 
     def _tick(self) -> None:
         session = self.session
-        if session is None:
-            return
+        if session is None or not self.playing:
+            return  # a tick already queued when play stopped (at a breakpoint) must not move
         if session.cursor >= session.last_step:
             if self.recording_done:
                 self._stop_play()
