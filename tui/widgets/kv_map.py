@@ -15,6 +15,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from .timeline import _runs
+
 # Block states, in the order of the recording's block-state codes.
 STATE_NAMES = ("free", "in use", "cached", "shared", "null")
 STATE_GLYPHS = ("·", "■", "□", "▣", "×")
@@ -64,7 +66,7 @@ class KVMap(ScrollView, inherit_bindings=False):
         start = row * cols
         end = min(start + cols, len(self.states))
         states, selected = self.states, self.selected
-        segments = [Segment(STATE_GLYPHS[states[b]],
-                            SELECTED_STYLE if b in selected else STATE_STYLES[states[b]])
-                    for b in range(start, end)]
+        segments = _runs((STATE_GLYPHS[states[b]],
+                          SELECTED_STYLE if b in selected else STATE_STYLES[states[b]])
+                         for b in range(start, end))
         return Strip(segments).extend_cell_length(cols).crop(0, cols).apply_style(self.rich_style)

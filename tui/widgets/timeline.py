@@ -143,8 +143,8 @@ class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
         first, end = x0 // cw, min(self.num_steps, -(-(x0 + width) // cw))
         cursor, kinds = self.cursor, self.kinds
         if y == 0:
-            segments = [Segment(KIND_GLYPHS[kinds[s]] * cw, CURSOR_STYLE if s == cursor
-                                else KIND_STYLES[kinds[s]]) for s in range(first, end)]
+            segments = _runs((KIND_GLYPHS[kinds[s]] * cw, CURSOR_STYLE if s == cursor
+                              else KIND_STYLES[kinds[s]]) for s in range(first, end))
         elif y == 1:
             segments = []
             for s in range(first, end):
@@ -158,6 +158,7 @@ class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
                     segments.append(Segment("╵".center(cw), AXIS_STYLE))
                 else:
                     segments.append(Segment(" " * cw))
+            segments = _runs((seg.text, seg.style) for seg in segments)
         else:
             segments = [Segment(self._axis(first, end, cw), AXIS_STYLE)]
         offset = x0 - first * cw  # a wide cell may start left of the view
@@ -176,3 +177,20 @@ class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
                 chars[i:i + len(label)] = label
             s += 10
         return "".join(chars)
+
+
+def _runs(cells) -> list[Segment]:
+    """Merge neighbouring cells of one style into one segment: a long run of decode steps
+    is then one segment, not hundreds, for the compositor to carry."""
+    segments: list[Segment] = []
+    text: list[str] = []
+    style = None
+    for cell_text, cell_style in cells:
+        if cell_style is not style and text:
+            segments.append(Segment("".join(text), style))
+            text = []
+        style = cell_style
+        text.append(cell_text)
+    if text:
+        segments.append(Segment("".join(text), style))
+    return segments
