@@ -336,24 +336,17 @@ def _cmd_tui(args) -> int:
 
 # ----------------------------------------------------------------------------- parser
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+def _int_at_least(low: int):
+    """An argparse type: an integer >= low, with a one-line error otherwise."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+    return parse
 
 
 TABLE_HELP = """\
@@ -382,9 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a scenario file, a bundled name, or a .jsonl recording")
     run.add_argument("--format", choices=("table", "log", "jsonl"), default="table",
                      help="output format (default: table)")
-    run.add_argument("--until", type=_nonneg_int, metavar="STEP",
+    run.add_argument("--until", type=_int_at_least(0), metavar="STEP",
                      help="stop after this many steps")
-    run.add_argument("--stats-interval", type=_positive_int, default=10, metavar="N",
+    run.add_argument("--stats-interval", type=_int_at_least(1), default=10, metavar="N",
                      help="--format log: a stats line every N steps (default: 10)")
     run.set_defaults(func=_cmd_run)
 

@@ -14,7 +14,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
-from .conditions import ConditionError, Node, evaluate, parse_condition
+from .conditions import ConditionError, Node, evaluate, names_in, parse_condition
 from .recording import EVENT_KINDS, STATUS_NAMES, Recording, StepState
 
 # Event kinds a breakpoint can stop on; "status" = any status change of one request.
@@ -143,7 +143,7 @@ class DebugSession:
             node = parse_condition(text)
         except ConditionError as err:
             raise BreakpointError(str(err)) from None
-        for path in _names(node):
+        for path in names_in(node):
             self._check_name(path)
         return Breakpoint(text.strip(), "condition", None, node)
 
@@ -191,8 +191,7 @@ class DebugSession:
         return any(n and not b for n, b in zip(now, before))
 
     def _event_steps(self, bp: Breakpoint, step: int) -> int | None:
-        kinds = _STATUS_CHANGES if bp.kind == "status" else (bp.kind,)
-        for k in kinds:
+        for k in _kinds(bp):
             steps = self.recording.event_steps(k, bp.request_id)
             i = bisect.bisect_left(steps, step)
             if i < len(steps) and steps[i] == step:
@@ -204,8 +203,8 @@ class DebugSession:
         best: int | None = None
         events = [bp for bp in self.breakpoints if bp.kind != "condition"]
         for bp in events:
-            kinds = _STATUS_CHANGES if bp.kind == "status" else (bp.kind,)
-            steps = sorted({s for k in kinds for s in self.recording.event_steps(k, bp.request_id)})
+            steps = sorted({s for k in _kinds(bp)
+                            for s in self.recording.event_steps(k, bp.request_id)})
             s = _neighbour(steps, self.cursor, direction)
             if s is not None and (best is None or (s < best if direction > 0 else s > best)):
                 best = s
@@ -232,12 +231,11 @@ class DebugSession:
         hits: set[int] = set()
         for bp in self.breakpoints:
             if bp.kind != "condition":
-                kinds = _STATUS_CHANGES if bp.kind == "status" else (bp.kind,)
-                for k in kinds:
+                for k in _kinds(bp):
                     hits.update(self.recording.event_steps(k, bp.request_id))
         # Conditions on global names are cheap to scan (no seek); request fields are not marked.
         conditions = [bp for bp in self.breakpoints if bp.kind == "condition"
-                      and all(len(p) == 1 for p in _names(bp.condition))]
+                      and all(len(p) == 1 for p in names_in(bp.condition))]
         if conditions:
             memo: dict = {}
             for step in range(min(self.last_step + 1, limit)):
@@ -301,9 +299,9 @@ def _neighbour(steps: list[int] | tuple[int, ...], cursor: int, direction: int) 
     return steps[i - 1] if i > 0 else None
 
 
-def _names(node: Node) -> list[tuple[str, ...]]:
-    from .conditions import names_in
-    return names_in(node)
+def _kinds(bp: Breakpoint) -> tuple[str, ...]:
+    """The recording's event kinds an event breakpoint stops on."""
+    return _STATUS_CHANGES if bp.kind == "status" else (bp.kind,)
 
 
 __all__ = ["BREAK_EVENTS", "Breakpoint", "BreakpointError", "DebugSession", "GLOBAL_NAMES",

@@ -138,6 +138,9 @@ class DebuggerApp(App):
             if not recorder.done:
                 self._record(recorder, self._load_token)
         self.session = DebugSession(self.recording)
+        rec = self.recording
+        self.query_one(RequestTable).first_token_step = (
+            lambda rid: next(iter(rec.event_steps("first_token", rid)), None))
         self._pending_cursor = old_cursor if keep_step else None
         self._selected = None
         self.query_one(RequestTable).state = None
@@ -188,7 +191,6 @@ class DebuggerApp(App):
         record = self.recording.step_record(step)
         table = self.query_one(RequestTable)
         rec = self.recording
-        table.first_token_step = lambda rid: next(iter(rec.event_steps("first_token", rid)), None)
         table.show(state, prev, record)
         if self._selected is None:
             self._selected = table.selected_request
