@@ -25,12 +25,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mini_engine.config import EngineConfig  # noqa: E402
-from mini_engine.jsonl_io import load_jsonl, save_jsonl  # noqa: E402
-from mini_engine.recording import record  # noqa: E402
-from mini_engine.runner import ScenarioRunner  # noqa: E402
-from mini_engine.sampling_params import SamplingParams  # noqa: E402
-from mini_engine.scenario import ModelSpec, RequestSpec, Scenario  # noqa: E402
+from mini_engine.engine.config import EngineConfig  # noqa: E402
+from mini_engine.recording.jsonl import load_jsonl, save_jsonl  # noqa: E402
+from mini_engine.recording.store import record  # noqa: E402
+from mini_engine.scenarios.runner import ScenarioRunner  # noqa: E402
+from mini_engine.engine.sampling_params import SamplingParams  # noqa: E402
+from mini_engine.scenarios.spec import ModelSpec, RequestSpec, Scenario  # noqa: E402
 
 LARGE = Path(__file__).resolve().parent.parent / "mini_engine" / "scenarios" / "large_workload.yaml"
 
@@ -49,7 +49,7 @@ def w1() -> Scenario:
 
 def large() -> Scenario:
     if LARGE.exists():
-        from mini_engine.scenario_loader import load_scenario
+        from mini_engine.scenarios.loader import load_scenario
         return load_scenario(LARGE)
     raise SystemExit(f"missing {LARGE}")
 
@@ -130,7 +130,7 @@ def main() -> None:
             "hwm = lambda: int([l for l in open('/proc/self/status') if l.startswith('VmHWM')]"
             "[0].split()[1]) / 1024; "
             "from mini_engine.recording import record; "
-            "from mini_engine.scenario_loader import load_scenario; "
+            "from mini_engine.scenarios.loader import load_scenario; "
             "sc = load_scenario(%r); base = hwm(); "
             "tracemalloc.start(); rec = record(sc); peak = tracemalloc.get_traced_memory()[1]; "
             "tracemalloc.stop(); print(base, hwm(), peak / 2**20)") % (str(Path(__file__).resolve().parent.parent), str(LARGE))

@@ -17,12 +17,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from mini_engine.jsonl_io import RecordingError, load_jsonl, save_jsonl
-from mini_engine.recording import STEP_KIND_NAMES, WAITING_REASONS, Recorder, Recording
-from mini_engine.scenario import Scenario
-from mini_engine.scenario_catalog import DEFAULT_SCENARIO, resolve_scenario
-from mini_engine.scenario_loader import ScenarioError, load_scenario
-from mini_engine.session import BreakpointError, DebugSession
+from mini_engine.recording.jsonl import RecordingError, load_jsonl, save_jsonl
+from mini_engine.recording.store import STEP_KIND_NAMES, WAITING_REASONS, Recorder, Recording
+from mini_engine.scenarios.spec import Scenario
+from mini_engine.scenarios.catalog import DEFAULT_SCENARIO, resolve_scenario
+from mini_engine.scenarios.loader import ScenarioError, load_scenario
+from mini_engine.debug.session import BreakpointError, DebugSession
 
 from . import keymap
 from .commands import DebuggerCommands

@@ -6,7 +6,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from mini_engine.scenario_catalog import bundled_names
+from mini_engine.scenarios.catalog import bundled_names
 
 
 class DebuggerCommands(Provider):

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from typing import IO, Iterator
 
-from ..recording import DECODE, Recording
-from ..scenario import Scenario
-from ._source import as_recording
+from mini_engine.recording.store import DECODE, Recording
+from mini_engine.scenarios.spec import Scenario
+from mini_engine.exports.source import as_recording
 
 HEADER = ("step", "scheduled", "budget", "running", "waiting (why)", "finished", "KV")
 MAX_NAMES = 8

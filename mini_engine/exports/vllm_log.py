@@ -36,9 +36,9 @@ from __future__ import annotations
 
 from typing import IO, Iterator
 
-from ..recording import DECODE, Recording
-from ..scenario import Scenario
-from ._source import as_recording
+from mini_engine.recording.store import DECODE, Recording
+from mini_engine.scenarios.spec import Scenario
+from mini_engine.exports.source import as_recording
 
 DEFAULT_STATS_INTERVAL = 10
 ENGINE_PREFIX = "Engine 000: "

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 
-from mini_engine.session import BREAK_EVENTS, GLOBAL_NAMES, BreakpointError, DebugSession
+from mini_engine.debug.session import BREAK_EVENTS, GLOBAL_NAMES, BreakpointError, DebugSession
 
 HINT = ("events: " + ", ".join(BREAK_EVENTS) + " [request id]\n"
         "conditions: " + ", ".join(GLOBAL_NAMES) + ", <request>.status ...  "

@@ -10,7 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from mini_engine.recording import Recording
+from mini_engine.recording.store import Recording
 
 
 class RequestDetailScreen(ModalScreen[None]):

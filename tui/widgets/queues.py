@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from mini_engine.recording import PENDING, StepState
+from mini_engine.recording.store import PENDING, StepState
 
 REASON_LABELS = {  # short (<= 12) labels; mini_engine.recording.WAITING_REASONS explains each
     "not_arrived": "not arrived", "just_arrived": "just arrived", "preempted": "preempted",

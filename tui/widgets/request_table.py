@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from mini_engine.recording import STATUS_NAMES, StepRecord, StepState
+from mini_engine.recording.store import STATUS_NAMES, StepRecord, StepState
 
 from .queues import REASON_LABELS
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from mini_engine.recording import StepRecord, StepState
+from mini_engine.recording.store import StepRecord, StepState
 
 from .queues import REASON_LABELS
 

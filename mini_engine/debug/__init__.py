@@ -1,0 +1,1 @@
+"""The headless debug session: cursor, event jumps, bookmarks, breakpoints and their conditions."""

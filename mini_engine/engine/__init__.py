@@ -1,0 +1,1 @@
+"""The engine, laid out like vllm/v1: headless, deterministic, and importing nothing above it."""

@@ -1,0 +1,1 @@
+"""KV-cache management and scheduling (vllm/v1/core)."""

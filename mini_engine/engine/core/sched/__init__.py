@@ -1,0 +1,1 @@
+"""The scheduler, its queues and its per-step output (vllm/v1/core/sched)."""

@@ -1,0 +1,118 @@
+"""`LLMEngine`: the loop `schedule() -> model.sample() -> update_from_output()`, one call per step.
+
+`step()` returns the requests that finished in that step; the last step's
+`SchedulerOutput` and `SchedulerStats` stay readable afterwards
+(`last_scheduler_output`, `last_stats`) so a recorder can snapshot them.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from mini_engine.engine.config import EngineConfig
+from mini_engine.engine.model import Model, ToyModel
+from mini_engine.engine.core.sched.output import SchedulerOutput
+from mini_engine.engine.outputs import (ModelRunnerOutput, OneTokenEachOutput, RequestOutput,
+                                        SchedulerStats)
+from mini_engine.engine.request import Request, RequestStatus
+from mini_engine.engine.sampling_params import SamplingParams
+from mini_engine.engine.core.sched.scheduler import Scheduler
+from mini_engine.engine.tokenizer import ByteTokenizer
+
+
+class LLMEngine:
+    def __init__(self, model: Model | None = None, config: EngineConfig | None = None,
+                 **engine_kwargs) -> None:
+        if config is not None and engine_kwargs:
+            raise TypeError("pass either config= or engine keyword arguments, not both")
+        self.config = config or EngineConfig(**engine_kwargs)
+        self.tokenizer = ByteTokenizer()
+        self.model: Model = model if model is not None else ToyModel()
+        self.scheduler = Scheduler(self.config)
+        self.step_count = 0
+        self.last_scheduler_output: SchedulerOutput | None = None
+        self.last_stats: SchedulerStats | None = None
+        self._arrivals = 0
+        self._all_requests: dict[str, Request] = {}
+        self._prompts: dict[str, str | None] = {}
+
+    def add_request(self, request_id: str, prompt: str | None = None,
+                    sampling_params: SamplingParams | None = None,
+                    prompt_token_ids: list[int] | None = None, priority: int = 0) -> Request:
+        """Queue a request (WAITING), or finish it at once as FINISHED_IGNORED if it can never run."""
+        if (prompt is None) == (prompt_token_ids is None):
+            raise ValueError("give exactly one of prompt or prompt_token_ids")
+        if request_id in self._all_requests:
+            raise ValueError(f"duplicate request id {request_id!r}")
+        token_ids = self.tokenizer.encode(prompt) if prompt is not None else list(prompt_token_ids)
+        if not token_ids:
+            raise ValueError(f"request {request_id!r}: the prompt is empty")
+        bad = [t for t in token_ids if not 0 <= t < self.tokenizer.vocab_size]
+        if bad:
+            raise ValueError(f"request {request_id!r}: token id {bad[0]} is outside the vocabulary "
+                             f"(0..{self.tokenizer.vocab_size - 1})")
+        self._arrivals += 1
+        request = Request(request_id, token_ids, sampling_params or SamplingParams(),
+                          eos_token_id=self.tokenizer.eos_token_id, priority=priority,
+                          arrival_time=float(self._arrivals),
+                          block_hasher=self.scheduler.block_hasher)
+        self._all_requests[request_id] = request
+        self._prompts[request_id] = prompt
+        self.scheduler.add_request(request)
+        return request
+
+    def abort_request(self, request_ids: str | Sequence[str]) -> list[Request]:
+        return self.scheduler.finish_requests(request_ids, RequestStatus.FINISHED_ABORTED)
+
+    def has_unfinished_requests(self) -> bool:
+        return self.scheduler.has_unfinished_requests()
+
+    def step(self) -> list[Request]:
+        """Run one engine step; return the requests that finished in it."""
+        scheduler = self.scheduler
+        scheduler_output = scheduler.schedule()
+        req_ids = list(scheduler_output.num_scheduled_tokens)
+        scheduled = list(map(scheduler.requests.__getitem__, req_ids))
+        if not scheduler.num_prefill_chunks:  # the common case: every request samples
+            tokens = self.model.sample(scheduled) if scheduled else []
+            runner_output: ModelRunnerOutput = OneTokenEachOutput(req_ids, scheduled, tokens)
+        else:
+            # A request samples only once its computed counter has caught up: a partial
+            # prefill samples nothing (vLLM's runner discards it), so it gets [].
+            sampling = [r for r in scheduled if r.num_computed_tokens >= r.num_tokens]
+            tokens = self.model.sample(sampling) if sampling else []
+            it = iter(tokens)
+            runner_output = ModelRunnerOutput(req_ids, [
+                [next(it)] if r.num_computed_tokens >= r.num_tokens else [] for r in scheduled])
+        outputs = scheduler.update_from_output(scheduler_output, runner_output)
+        self.step_count += 1
+        self.last_scheduler_output = scheduler_output
+        self.last_stats = outputs.scheduler_stats
+        return outputs.finished_requests
+
+    def get_request(self, request_id: str) -> Request:
+        return self._all_requests[request_id]
+
+    def make_output(self, request: Request) -> RequestOutput:
+        outputs = request.output_token_ids
+        return RequestOutput(
+            request_id=request.request_id, prompt=self._prompts.get(request.request_id),
+            prompt_token_ids=list(request.prompt_token_ids), token_ids=outputs,
+            text=self.tokenizer.decode(outputs), finish_reason=request.get_finished_reason(),
+            status=request.status.name, stop_reason=request.stop_reason,
+            num_cached_tokens=max(request.num_cached_tokens, 0))
+
+    def generate(self, prompts: str | Sequence[str],
+                 sampling_params: SamplingParams | Sequence[SamplingParams] | None = None
+                 ) -> list[RequestOutput]:
+        """Add the prompts, run the loop until all finish, return outputs in prompt order."""
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        if sampling_params is None or isinstance(sampling_params, SamplingParams):
+            sampling_params = [sampling_params or SamplingParams()] * len(prompts)
+        ids = [f"gen-{len(self._all_requests) + i}" for i in range(len(prompts))]
+        for rid, prompt, sp in zip(ids, prompts, sampling_params):
+            self.add_request(rid, prompt, sp)
+        while self.scheduler.has_unfinished_requests():
+            self.step()
+        return [self.make_output(self._all_requests[rid]) for rid in ids]

@@ -1,0 +1,131 @@
+"""`Request` and `RequestStatus`: a request is two counters racing.
+
+`num_computed_tokens` (tokens whose KV is in the cache, or scheduled to be)
+chases `num_tokens` (prompt + outputs so far). Names follow vllm/v1/request.py.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Callable
+
+from mini_engine.engine.sampling_params import SamplingParams
+
+
+class RequestStatus(enum.IntEnum):
+    """Lifecycle states, in vLLM's order: every value above PREEMPTED is finished."""
+
+    WAITING = enum.auto()
+    RUNNING = enum.auto()
+    PREEMPTED = enum.auto()
+    FINISHED_STOPPED = enum.auto()
+    FINISHED_LENGTH = enum.auto()  # vLLM: FINISHED_LENGTH_CAPPED (the lab's name)
+    FINISHED_ABORTED = enum.auto()
+    FINISHED_IGNORED = enum.auto()
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def is_finished(status: "RequestStatus") -> bool:
+        return status > RequestStatus.PREEMPTED
+
+    @staticmethod
+    def get_finished_reason(status: "RequestStatus") -> str | None:
+        return _FINISHED_REASONS.get(status)
+
+
+_FINISHED_REASONS = {
+    RequestStatus.FINISHED_STOPPED: "stop",
+    RequestStatus.FINISHED_LENGTH: "length",
+    RequestStatus.FINISHED_ABORTED: "abort",
+    RequestStatus.FINISHED_IGNORED: "length",
+}
+
+
+class Request:
+    """One generation request. `__slots__` because the hot loop touches these fields."""
+
+    __slots__ = (
+        "request_id", "prompt_token_ids", "sampling_params", "priority", "arrival_time",
+        "status", "num_computed_tokens", "num_prompt_tokens", "num_tokens",
+        "num_preemptions", "stop_reason", "block_hashes", "is_prefill_chunk",
+        "num_cached_tokens", "max_tokens", "min_tokens", "temperature", "eos_token_id", "stop_token_ids",
+        "length_limit", "_all_token_ids", "_block_hasher", "_hash_block_size",
+    )
+
+    def __init__(
+        self,
+        request_id: str,
+        prompt_token_ids: list[int],
+        sampling_params: SamplingParams,
+        eos_token_id: int | None = None,
+        priority: int = 0,
+        arrival_time: float = 0.0,
+        block_hasher: Callable[["Request"], None] | None = None,
+    ) -> None:
+        self.request_id = request_id
+        self.prompt_token_ids = list(prompt_token_ids)
+        self.sampling_params = sampling_params
+        self.priority = priority
+        self.arrival_time = arrival_time
+        self.status = RequestStatus.WAITING
+        self.num_computed_tokens = 0
+        self.num_prompt_tokens = len(self.prompt_token_ids)
+        self._all_token_ids = list(self.prompt_token_ids)
+        self.num_tokens = self.num_prompt_tokens
+        self.num_preemptions = 0
+        self.stop_reason: int | str | None = None
+        self.is_prefill_chunk = False
+        # Prefix-cache hit tokens at first admission (vLLM's num_cached_tokens); -1 = not yet.
+        self.num_cached_tokens = -1
+        self.max_tokens = sampling_params.max_tokens
+        # num_tokens at which the length stop fires: min(max_model_len, prompt + max_tokens).
+        # The scheduler sets it (it knows max_model_len).
+        self.length_limit = self.num_prompt_tokens + self.max_tokens
+        self.min_tokens = sampling_params.min_tokens
+        self.temperature = sampling_params.temperature
+        # The EOS that stops this request: None when ignore_eos (as vLLM's SamplingParams).
+        eos = sampling_params.eos_token_id if sampling_params.eos_token_id is not None else eos_token_id
+        self.eos_token_id = None if sampling_params.ignore_eos else eos
+        self.stop_token_ids = frozenset(sampling_params.stop_token_ids or ())
+        self.block_hashes: list[int] = []
+        self._block_hasher = block_hasher
+        # Appends only need hashing when they complete a block (0: no prefix caching).
+        self._hash_block_size = getattr(block_hasher, "block_size", 0) if block_hasher else 0
+        if block_hasher is not None:
+            block_hasher(self)
+
+    # Read-only views, named as vLLM's.
+    @property
+    def all_token_ids(self) -> list[int]:
+        return self._all_token_ids
+
+    @property
+    def output_token_ids(self) -> list[int]:
+        return self._all_token_ids[self.num_prompt_tokens:]
+
+    @property
+    def num_output_tokens(self) -> int:
+        return self.num_tokens - self.num_prompt_tokens
+
+    def append_output_token_ids(self, token_id: int) -> None:
+        self._all_token_ids.append(token_id)
+        self.num_tokens += 1
+        if self._hash_block_size and self.num_tokens % self._hash_block_size == 0:
+            self._block_hasher(self)
+
+    def is_finished(self) -> bool:
+        return self.status > RequestStatus.PREEMPTED
+
+    def get_finished_reason(self) -> str | None:
+        return _FINISHED_REASONS.get(self.status)
+
+    def __lt__(self, other: "Request") -> bool:
+        # Priority-queue order (vLLM request.py): priority, arrival, then id.
+        return (self.priority, self.arrival_time, self.request_id) < (
+            other.priority, other.arrival_time, other.request_id)
+
+    def __repr__(self) -> str:
+        return (f"Request({self.request_id!r}, {self.status.name}, "
+                f"computed={self.num_computed_tokens}, tokens={self.num_tokens})")

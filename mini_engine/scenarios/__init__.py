@@ -1,0 +1,1 @@
+"""Scenarios: the YAML spec, its loader, the bundled catalog and the runner that plays one."""

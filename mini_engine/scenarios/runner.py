@@ -1,0 +1,85 @@
+"""`ScenarioRunner`: drives an `LLMEngine` through a `Scenario`, one step at a time.
+
+Step convention (scenario.py): step 1 is the first `engine.step()`; "at step s"
+means once s steps have run. Requests with `arrival_step <= s` are added (sorted
+by arrival_step, then list order) right after step s, before step s+1's
+schedule(); events at step s are applied at the same point, after the arrivals.
+Step 0's arrivals and events are applied by the constructor. The run ends when
+nothing is left to arrive and nothing is unfinished; idle steps (nothing to
+schedule while requests are still to arrive) are real steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mini_engine.engine.llm_engine import LLMEngine
+from mini_engine.engine.request import Request
+from mini_engine.scenarios.spec import Scenario
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One step's outcome, plus what was applied after it (at the same step number)."""
+
+    step: int
+    finished: list[Request]  # engine.step()'s return value
+    arrived: list[Request]  # added after the step (may be FINISHED_IGNORED already)
+    aborted: list[Request]  # aborted by events after the step
+
+
+class ScenarioRunner:
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.engine = LLMEngine(model=scenario.model.build(), config=scenario.engine)
+        self.steps_done = 0
+        # Stable sorts: ties keep list order.
+        self._arrivals = sorted(scenario.requests, key=lambda r: r.arrival_step)
+        self._events = sorted(scenario.events, key=lambda e: e.step)
+        self._next_arrival = 0
+        self._next_event = 0
+        self.initial_arrived, self.initial_aborted = self.apply_due()
+
+    def apply_due(self) -> tuple[list[Request], list[Request]]:
+        """Add the arrivals, then apply the events, due at `steps_done`."""
+        engine, s = self.engine, self.steps_done
+        arrived: list[Request] = []
+        specs = self._arrivals
+        while self._next_arrival < len(specs) and specs[self._next_arrival].arrival_step <= s:
+            spec = specs[self._next_arrival]
+            self._next_arrival += 1
+            arrived.append(engine.add_request(
+                spec.request_id, prompt=spec.prompt,
+                sampling_params=spec.sampling_params,
+                prompt_token_ids=(list(spec.prompt_token_ids)
+                                  if spec.prompt_token_ids is not None else None),
+                priority=spec.priority))
+        aborted: list[Request] = []
+        events = self._events
+        while self._next_event < len(events) and events[self._next_event].step <= s:
+            event = events[self._next_event]
+            self._next_event += 1
+            if event.action == "abort":
+                aborted.extend(engine.abort_request(event.request_id))
+            else:
+                raise ValueError(f"unknown event action {event.action!r}")
+        return arrived, aborted
+
+    def has_pending_arrivals(self) -> bool:
+        return self._next_arrival < len(self._arrivals)
+
+    def is_done(self) -> bool:
+        return not self.has_pending_arrivals() and not self.engine.has_unfinished_requests()
+
+    def step(self) -> StepResult:
+        """Run one engine step, then apply what is due at the new step number."""
+        finished = self.engine.step()
+        self.steps_done += 1
+        arrived, aborted = self.apply_due()
+        return StepResult(self.steps_done, finished, arrived, aborted)
+
+    def run(self, until: int | None = None) -> int:
+        """Step until done (or until `until` steps have run); return the steps run in total."""
+        while not self.is_done() and (until is None or self.steps_done < until):
+            self.step()
+        return self.steps_done

@@ -1,0 +1,153 @@
+"""JSONL recordings: round trip equality, determinism, streaming, one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from helpers import req, scenario
+
+from mini_engine.recording.jsonl import FORMAT, VERSION, RecordingError, load_jsonl, save_jsonl
+from mini_engine.recording.store import record
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "mini_engine" / "scenarios"
+
+
+def sample():
+    return scenario([req("a", 8, max_tokens=8), req("b", 8, max_tokens=8),
+                     req("c", 2, max_tokens=2, arrival=1), req("d", "hé", max_tokens=3),
+                     req("huge", 100)],
+                    events=[(3, "d")], block_size=4, num_gpu_blocks=6,
+                    max_num_batched_tokens=16, max_num_seqs=4)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    rec = record(sample())
+    path = tmp_path / "rec.jsonl"
+    save_jsonl(rec, path)
+    return rec, path
+
+
+def test_round_trip_equal(saved):
+    rec, path = saved
+    back = load_jsonl(path)
+    assert back == rec
+    assert back.scenario == rec.scenario
+    for s in range(rec.num_steps + 1):
+        assert back.seek(s) == rec.seek(s)
+        assert back.step_record(s) == rec.step_record(s)
+    for rid in rec.request_ids:
+        assert back.lifecycle(rid) == rec.lifecycle(rid)
+        assert back.request_metrics(rid) == rec.request_metrics(rid)
+        assert back.text(rid) == rec.text(rid)
+    assert back.event_steps("preemption") == rec.event_steps("preemption")
+
+
+@pytest.mark.parametrize("name", ["priority", "prefix_caching", "preemption_thrash", "abort"])
+def test_round_trip_bundled(name, tmp_path):
+    from mini_engine.scenarios.loader import load_scenario
+    rec = record(load_scenario(SCENARIOS / f"{name}.yaml"))
+    save_jsonl(rec, tmp_path / "r.jsonl")
+    assert load_jsonl(tmp_path / "r.jsonl") == rec
+
+
+def test_header_and_lines(saved):
+    rec, path = saved
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = json.loads(lines[0])
+    assert header["format"] == FORMAT and header["version"] == VERSION
+    assert header["engine_config"]["num_gpu_blocks"] == 6
+    assert [r["request_id"] for r in header["scenario"]["requests"]] == ["a", "b", "c", "d", "huge"]
+    assert "tool_version" in header
+    assert len(lines) == 1 + rec.num_steps + 1 + 1
+    assert [json.loads(x)["step"] for x in lines[1:-1]] == list(range(rec.num_steps + 1))
+    assert "final" in json.loads(lines[-1])
+
+
+def test_deterministic_bytes(tmp_path):
+    a, b = io.StringIO(), io.StringIO()
+    save_jsonl(record(sample()), a)
+    save_jsonl(record(sample()), b)
+    assert a.getvalue() == b.getvalue()
+
+
+def _write(tmp_path, text, name="bad.jsonl", mode="w"):
+    p = tmp_path / name
+    if mode == "wb":
+        p.write_bytes(text)
+    else:
+        p.write_text(text, encoding="utf-8")
+    return p
+
+
+def _err(path) -> str:
+    with pytest.raises(RecordingError) as e:
+        load_jsonl(path)
+    msg = str(e.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_errors(saved, tmp_path):
+    rec, path = saved
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    p = _write(tmp_path, "")
+    assert _err(p) == f"{p}:1: empty file: expected a mini-engine-recording header"
+    p = _write(tmp_path, "not json\n")
+    assert _err(p) == f"{p}:1: invalid JSON: Expecting value at column 1"
+    p = _write(tmp_path, '{"format": "other"}\n')
+    assert _err(p) == f"{p}:1: not a mini-engine recording (format is 'other', expected {FORMAT!r})"
+    header = json.loads(lines[0])
+    header["version"] = 99
+    p = _write(tmp_path, json.dumps(header) + "\n" + "".join(lines[1:]))
+    assert _err(p) == f"{p}:1: unsupported recording version 99 (this tool reads version 1)"
+    # Truncated in the middle of a line, and after a whole step line.
+    p = _write(tmp_path, "".join(lines[:4]) + lines[4][:10])
+    assert _err(p) == f"{p}:5: truncated line (no newline at the end)"
+    p = _write(tmp_path, "".join(lines[:4]))
+    assert _err(p) == f"{p}:4: truncated: ends after step 2 without the final line"
+    # A step missing, a malformed step line.
+    p = _write(tmp_path, "".join(lines[:3] + lines[4:]))
+    assert _err(p) == f"{p}:4: expected step 2, found step 3"
+    p = _write(tmp_path, lines[0] + '{"step": 0}\n')
+    assert _err(p) == f"{p}:2: bad step line: KeyError: 'sched'"
+    p = _write(tmp_path, lines[0] + "[1, 2]\n")
+    assert _err(p) == f"{p}:2: expected a JSON object, got list"
+    p = _write(tmp_path, b"\xff\xfe\x00garbage", mode="wb")
+    assert _err(p) == f"{p}: not a text file (invalid UTF-8)"
+    assert _err(tmp_path / "missing.jsonl") == f"{tmp_path / 'missing.jsonl'}: no such file"
+    assert _err(tmp_path) == f"{tmp_path}: is a directory, not a recording file"
+    p = _write(tmp_path, "".join(lines) + "{}\n")
+    assert _err(p) == f"{p}:{len(lines) + 1}: unexpected data after the final line"
+
+
+def test_load_streams_line_by_line(saved, monkeypatch):
+    """load_jsonl never calls read() on the whole file."""
+    rec, path = saved
+    import builtins
+    real_open = builtins.open
+
+    class NoRead:
+        def __init__(self, f):
+            self._f = f
+
+        def read(self, *a):
+            raise AssertionError("whole-file read")
+
+        def readline(self):
+            return self._f.readline()
+
+        def __iter__(self):
+            return iter(self._f)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            self._f.close()
+
+    monkeypatch.setattr(builtins, "open", lambda *a, **k: NoRead(real_open(*a, **k)))
+    assert load_jsonl(path) == rec
