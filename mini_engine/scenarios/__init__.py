@@ -1,1 +1,2 @@
-"""Scenarios: the YAML spec, its loader, the bundled catalog and the runner that plays one."""
+"""Scenarios: the spec (dataclasses), the file schema, the YAML loader, generate blocks,
+the bundled catalog and the runner that plays one."""

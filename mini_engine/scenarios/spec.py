@@ -4,7 +4,7 @@ Steps are counted as in the lab: step 1 is the first `engine.step()`. "At step s
 means once s steps have run, so `arrival_step: 0` is present from the start and a
 request with `arrival_step: 3` is added after step 3, before step 4's schedule()
 (the same numbering as the oracle's `arrival_step` with `first_step: 0`). Events
-use the same convention. The YAML loader (`scenario_loader.py`) builds these.
+use the same convention. The YAML loader (`loader.py`) builds these.
 """
 
 from __future__ import annotations

@@ -1,0 +1,282 @@
+"""The scenario file's schema: strict pydantic models of every section, and its JSON Schema.
+
+Strict types (no "5" -> 5 coercion, booleans are not integers); unknown keys are
+errors with a "did you mean" hint. The validators raise `FieldError` for a location
+below the model, so the loader can point at the right line of the YAML file.
+The loader (`loader.py`) turns a validated `ScenarioFile` into a `Scenario` (spec.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from mini_engine.engine.config import ConfigError, EngineConfig
+from mini_engine.engine.request import RequestStatus
+from mini_engine.engine.sampling_params import SamplingParams
+from mini_engine.engine.tokenizer import ByteTokenizer
+
+__all__ = ["FieldError", "ScenarioFile", "EngineSection", "ModelSection", "ToyModelSection",
+           "LastPlusPosSection", "ConstantSection", "RequestSection", "EventSection",
+           "GenerateSection", "ExpectSection", "MODEL_RULES"]
+
+MAX_GENERATED_TOKENS = 20_000_000  # generate.count * longest prompt
+TOKEN_MAX = ByteTokenizer.vocab_size - 1  # 256 is EOS; prompts may use 0..256 as the engine does
+FINISHED_STATUS_NAMES = tuple(s.name for s in RequestStatus if RequestStatus.is_finished(s))
+MODEL_RULES = ("toy", "last_plus_pos", "constant")
+_ENGINE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(EngineConfig)}
+
+
+class FieldError(ValueError):
+    """Raised inside the models' validators: a message for a location below the model."""
+
+    def __init__(self, loc: tuple, message: str) -> None:
+        super().__init__(message)
+        self.loc = tuple(loc)
+        self.message = message
+
+
+TokenId = Annotated[int, Field(ge=0, le=TOKEN_MAX)]
+PosInt = Annotated[int, Field(ge=1)]
+IntRange = Annotated[list[PosInt], Field(min_length=2, max_length=2,
+                                         description="[min, max], both inclusive")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False,
+                              populate_by_name=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unknown_keys(cls, data: Any) -> Any:
+        """pydantic would reject extra keys too; this adds the "did you mean" hint."""
+        if isinstance(data, dict):
+            allowed = list(cls.model_fields)
+            for key in data:
+                if key in cls.model_fields:
+                    continue
+                message = f"unknown key {key!r}"
+                close = (difflib.get_close_matches(key, allowed, n=1)
+                         if isinstance(key, str) else [])
+                if close:
+                    message += f"; did you mean {close[0]!r}?"
+                else:
+                    message += f" (allowed: {', '.join(allowed)})"
+                raise FieldError((key,), message)
+        return data
+
+
+class EngineSection(_Strict):
+    """EngineConfig fields, with vLLM's names and EngineConfig's defaults."""
+
+    max_num_batched_tokens: int = Field(_ENGINE_DEFAULTS["max_num_batched_tokens"], ge=1,
+                                        description="token budget per step")
+    max_num_seqs: int = Field(_ENGINE_DEFAULTS["max_num_seqs"], ge=1,
+                              description="seats: most requests RUNNING at once")
+    long_prefill_token_threshold: int = Field(
+        _ENGINE_DEFAULTS["long_prefill_token_threshold"], ge=0,
+        description="cap on prefill tokens per request per step (0: no cap)")
+    enable_chunked_prefill: bool = _ENGINE_DEFAULTS["enable_chunked_prefill"]
+    block_size: int = Field(_ENGINE_DEFAULTS["block_size"], ge=1, description="tokens per KV block")
+    num_gpu_blocks: int = Field(_ENGINE_DEFAULTS["num_gpu_blocks"], ge=2, le=1_000_000,
+                                description="KV blocks, including the reserved null block 0")
+    enable_prefix_caching: bool = _ENGINE_DEFAULTS["enable_prefix_caching"]
+    max_model_len: int = Field(_ENGINE_DEFAULTS["max_model_len"], ge=1)
+    policy: Literal["fcfs", "priority"] = _ENGINE_DEFAULTS["policy"]
+
+    @model_validator(mode="after")
+    def _engine_accepts(self) -> "EngineSection":
+        try:
+            self.to_config()
+        except ConfigError as e:
+            raise FieldError((e.field,), e.message) from None
+        return self
+
+    def to_config(self) -> EngineConfig:
+        return EngineConfig(**self.model_dump())
+
+
+class ToyModelSection(_Strict):
+    """The numpy toy model: printable-ASCII babble that sometimes emits EOS."""
+
+    rule: Literal["toy"] = "toy"
+    seed: int = Field(0, ge=0)
+
+
+class LastPlusPosSection(_Strict):
+    """next token = (last token + position) % modulus (the oracle's rule)."""
+
+    rule: Literal["last_plus_pos"]
+    modulus: int = Field(256, ge=1, le=TOKEN_MAX + 1)
+
+
+class ConstantSection(_Strict):
+    """Always the same token (handy for EOS and stop-token tests)."""
+
+    rule: Literal["constant"]
+    value: TokenId = 0
+
+
+
+def _model_rule(value: Any) -> str | None:
+    if isinstance(value, dict):
+        rule = value.get("rule", "toy")
+        return rule if isinstance(rule, str) and rule in MODEL_RULES else None
+    if isinstance(value, BaseModel):
+        return getattr(value, "rule", None)
+    return "toy"  # not a mapping: let the toy variant say "expected a mapping"
+
+
+ModelSection = Annotated[
+    Union[Annotated[ToyModelSection, Tag("toy")],
+          Annotated[LastPlusPosSection, Tag("last_plus_pos")],
+          Annotated[ConstantSection, Tag("constant")]],
+    Discriminator(_model_rule, custom_error_type="model_rule",
+                  custom_error_message="rule must be one of 'toy', 'last_plus_pos', 'constant'"),
+]
+
+
+class RequestSection(_Strict):
+    id: str | None = Field(None, min_length=1,
+                           description="default req-N, N = the request's index in `requests`")
+    prompt: str | None = Field(None, min_length=1,
+                               description="text, one token per UTF-8 byte")
+    prompt_token_ids: list[TokenId] | None = Field(None, min_length=1)
+    max_tokens: int = Field(16, ge=1)
+    min_tokens: int = Field(0, ge=0)
+    ignore_eos: bool = False
+    eos_token_id: TokenId | None = Field(None, description="null: the tokenizer's EOS (256)")
+    stop_token_ids: list[TokenId] = Field(default_factory=list)
+    temperature: float = Field(0.0, ge=0.0,
+                               description="default 0.0 (greedy) so runs are reproducible")
+    seed: int | None = Field(None, ge=0)
+    priority: int = Field(0, description="policy priority: lower is more urgent")
+    arrival_step: int = Field(0, ge=0, description="added once this many steps have run")
+
+    @model_validator(mode="after")
+    def _check(self) -> "RequestSection":
+        if self.prompt is None and self.prompt_token_ids is None:
+            raise FieldError((), "give one of prompt or prompt_token_ids")
+        if self.prompt is not None and self.prompt_token_ids is not None:
+            raise FieldError(("prompt_token_ids",),
+                            "give only one of prompt or prompt_token_ids, not both")
+        try:
+            self.sampling_params()
+        except ValueError as e:
+            field = next((f for f in ("min_tokens", "max_tokens", "temperature")
+                          if str(e).startswith(f)), None)
+            raise FieldError((field,) if field else (), str(e)) from None
+        return self
+
+    def sampling_params(self) -> SamplingParams:
+        return SamplingParams(
+            max_tokens=self.max_tokens, min_tokens=self.min_tokens,
+            temperature=self.temperature, seed=self.seed, ignore_eos=self.ignore_eos,
+            eos_token_id=self.eos_token_id, stop_token_ids=list(self.stop_token_ids))
+
+
+class EventSection(_Strict):
+    step: int = Field(ge=0, description="applied once this many steps have run")
+    abort: str = Field(min_length=1, description="the request id to abort")
+
+
+class GenerateSection(_Strict):
+    """Many requests from a seed (numpy default_rng), appended after the explicit ones."""
+
+    count: int = Field(ge=1, le=100_000)
+    seed: int = Field(0, ge=0)
+    prompt_len: IntRange = Field(default_factory=lambda: [8, 64])
+    max_tokens: IntRange = Field(default_factory=lambda: [4, 64])
+    arrival_rate: float | None = Field(
+        None, gt=0, description="mean requests per step (exponential gaps); null: all at step 0")
+    shared_prefix_fraction: float = Field(0.0, ge=0.0, le=1.0)
+    shared_prefix_len: int = Field(0, ge=0)
+    ignore_eos: bool = True
+    id_prefix: str = "gen-"
+
+    @model_validator(mode="after")
+    def _check(self) -> "GenerateSection":
+        for name in ("prompt_len", "max_tokens"):
+            lo, hi = getattr(self, name)
+            if lo > hi:
+                raise FieldError((name,), f"min ({lo}) must be <= max ({hi})")
+        if self.shared_prefix_fraction > 0:
+            if self.shared_prefix_len < 1:
+                raise FieldError(("shared_prefix_len",),
+                                "must be >= 1 when shared_prefix_fraction > 0")
+            if self.shared_prefix_len >= self.prompt_len[0]:
+                raise FieldError(("shared_prefix_len",),
+                                f"({self.shared_prefix_len}) must be smaller than the shortest "
+                                f"prompt (prompt_len min {self.prompt_len[0]})")
+        if self.count * self.prompt_len[1] > MAX_GENERATED_TOKENS:
+            raise FieldError(("count",), f"count * prompt_len max must be <= "
+                                        f"{MAX_GENERATED_TOKENS} prompt tokens")
+        return self
+
+    def request_ids(self) -> list[str]:
+        return [f"{self.id_prefix}{k}" for k in range(self.count)]
+
+
+class ExpectSection(_Strict):
+    statuses: dict[str, Literal[FINISHED_STATUS_NAMES]] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="request id -> final status")
+    total_steps: int | None = Field(None, ge=0, description="engine steps, idle ones included")
+    num_preemptions: int | None = Field(None, ge=0, description="preemptions in the whole run")
+
+
+class ScenarioFile(_Strict):
+    """A mini-engine scenario: engine settings, model, requests, timed events, expectations."""
+
+    model_config = ConfigDict(title="mini-engine scenario")
+
+    name: str = Field(min_length=1)
+    description: str = Field(min_length=1, description="what to look at, and why")
+    engine: EngineSection = Field(default_factory=EngineSection)
+    model: ModelSection = Field(default_factory=ToyModelSection)
+    requests: list[RequestSection] = Field(default_factory=list)
+    events: list[EventSection] = Field(default_factory=list)
+    generate: GenerateSection | None = None
+    expect: ExpectSection | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "ScenarioFile":
+        if not self.requests and self.generate is None:
+            raise FieldError(("requests",),
+                            "the scenario has no requests: give a requests list or a generate block")
+        first_use: dict[str, int] = {}
+        for i, rid in enumerate(self.request_ids()[:len(self.requests)]):
+            if rid in first_use:
+                loc = ("requests", i, "id")
+                raise FieldError(loc, f"duplicate request id {rid!r} "
+                                     f"(already used by requests[{first_use[rid]}])")
+            first_use[rid] = i
+        if self.generate is not None:
+            for gid in self.generate.request_ids():
+                if gid in first_use:
+                    raise FieldError(("generate", "id_prefix"),
+                                    f"generated id {gid!r} collides with requests[{first_use[gid]}]")
+        known = set(self.request_ids())
+        for i, event in enumerate(self.events):
+            if event.abort not in known:
+                raise FieldError(("events", i, "abort"),
+                                f"unknown request {event.abort!r}{_did_you_mean(event.abort, known)}")
+        if self.expect is not None:
+            for rid in self.expect.statuses:
+                if rid not in known:
+                    raise FieldError(("expect", "statuses", rid),
+                                    f"unknown request {rid!r}{_did_you_mean(rid, known)}")
+        return self
+
+    def request_ids(self) -> list[str]:
+        ids = [r.id if r.id is not None else f"req-{i}" for i, r in enumerate(self.requests)]
+        if self.generate is not None:
+            ids += self.generate.request_ids()
+        return ids
+
+
+def _did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
