@@ -2,7 +2,10 @@
 
 `step()` returns the requests that finished in that step; the last step's
 `SchedulerOutput` and `SchedulerStats` stay readable afterwards
-(`last_scheduler_output`, `last_stats`) so a recorder can snapshot them.
+(`last_scheduler_output`, `last_stats`), and `last_step` holds the immutable
+`EngineStep` record of what it decided (events.py): what a recorder records.
+Events emitted between steps (arrivals, aborts, a prefix-cache reset) are taken
+with `take_events()`; those nobody took land in the next record's `before`.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from mini_engine.engine.config import EngineConfig
+from mini_engine.engine.events import EngineStep
 from mini_engine.engine.model import Model, ToyModel
 from mini_engine.engine.core.sched.output import SchedulerOutput
 from mini_engine.engine.outputs import (ModelRunnerOutput, OneTokenEachOutput, RequestOutput,
@@ -32,6 +36,7 @@ class LLMEngine:
         self.step_count = 0
         self.last_scheduler_output: SchedulerOutput | None = None
         self.last_stats: SchedulerStats | None = None
+        self.last_step: EngineStep | None = None
         self._arrivals = 0
         self._all_requests: dict[str, Request] = {}
         self._prompts: dict[str, str | None] = {}
@@ -70,6 +75,7 @@ class LLMEngine:
     def step(self) -> list[Request]:
         """Run one engine step; return the requests that finished in it."""
         scheduler = self.scheduler
+        before = scheduler.events.take()
         scheduler_output = scheduler.schedule()
         req_ids = list(scheduler_output.num_scheduled_tokens)
         scheduled = list(map(scheduler.requests.__getitem__, req_ids))
@@ -88,7 +94,34 @@ class LLMEngine:
         self.step_count += 1
         self.last_scheduler_output = scheduler_output
         self.last_stats = outputs.scheduler_stats
+        self.last_step = self._step_record(before, scheduler_output, runner_output, outputs)
         return outputs.finished_requests
+
+    def take_events(self) -> tuple:
+        """Events emitted since the last step or take (arrivals, aborts, resets), in order."""
+        return self.scheduler.events.take()
+
+    def _step_record(self, before: tuple, scheduler_output: SchedulerOutput,
+                     runner_output: ModelRunnerOutput, outputs) -> EngineStep:
+        """The immutable record of the step just run (what the recording is built from)."""
+        stats = outputs.scheduler_stats
+        nst = scheduler_output.num_scheduled_tokens
+        if type(runner_output) is OneTokenEachOutput:
+            sampled = tuple(runner_output.tokens)
+        else:
+            sampled = tuple(t[-1] if t else None for t in runner_output.sampled_token_ids)
+        pc = stats.prefix_cache_stats
+        pool = self.scheduler.kv_cache_manager.block_pool
+        return EngineStep(
+            step=self.step_count, scheduled=tuple(nst.items()), sampled=sampled,
+            events=before + self.scheduler.events.take(),
+            num_before=len(before),
+            finished=tuple(r.request_id for r in outputs.finished_requests),
+            at_schedule=self.scheduler.last_schedule_view,
+            num_free_blocks=pool.get_num_free_blocks(), kv_cache_usage=stats.kv_cache_usage,
+            num_running=stats.num_running_reqs, num_waiting=stats.num_waiting_reqs,
+            prefix_cache_queries=pc.queries, prefix_cache_hits=pc.hits,
+            num_preemptions=stats.num_preemptions)
 
     def get_request(self, request_id: str) -> Request:
         return self._all_requests[request_id]

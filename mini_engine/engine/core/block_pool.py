@@ -4,6 +4,8 @@ Block 0 is vLLM's null block and is never handed out. The free queue is an
 OrderedDict used as vLLM's doubly linked list: allocate from the head; a freed
 block with a prefix-cache hash goes to the tail (evicted last, LRU), one without
 goes to the head (reused first). Hashes are evicted lazily, when a block is reused.
+The pool emits the KV events only it can see (evictions, a cleared cache) into the
+engine's event log; the KV-cache manager emits the rest, where it knows the request.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Iterable
 
+from mini_engine.engine.events import BlocksEvicted, CacheCleared, EventLog
+
 
 class BlockPool:
-    def __init__(self, num_gpu_blocks: int, enable_caching: bool) -> None:
+    def __init__(self, num_gpu_blocks: int, enable_caching: bool,
+                 events: EventLog | None = None) -> None:
         self.num_gpu_blocks = num_gpu_blocks
+        self.events = events if events is not None else EventLog()
         self.enable_caching = enable_caching
         self.ref_cnt = [0] * num_gpu_blocks
         self.block_hash: list[int | None] = [None] * num_gpu_blocks
@@ -33,18 +39,23 @@ class BlockPool:
         blocks = self.cached_block_hash_to_block.get(block_hash)
         return next(iter(blocks)) if blocks else None
 
-    def get_new_blocks(self, num_blocks: int) -> list[int]:
+    def get_new_blocks(self, num_blocks: int, request_id: str = "") -> list[int]:
+        """Take blocks from the head of the free queue; cached ones lose their hash (evicted)."""
         if num_blocks > len(self.free_block_queue):
             raise ValueError(f"Cannot get {num_blocks} free blocks from the pool")
         pop = self.free_block_queue.popitem
         ref_cnt, block_hash = self.ref_cnt, self.block_hash
         ret = []
+        evicted = None
         for _ in range(num_blocks):
             b = pop(last=False)[0]
             if block_hash[b] is not None:
                 self._evict_cached_block(b)
+                evicted = [b] if evicted is None else evicted + [b]
             ref_cnt[b] = 1
             ret.append(b)
+        if evicted:
+            self.events.append(BlocksEvicted(request_id, tuple(evicted)))
         return ret
 
     def _evict_cached_block(self, block_id: int) -> None:
@@ -101,6 +112,7 @@ class BlockPool:
             return False
         self.cached_block_hash_to_block.clear()
         self.block_hash = [None] * self.num_gpu_blocks
+        self.events.append(CacheCleared())
         return True
 
     def num_cached_free_blocks(self) -> int:

@@ -3,22 +3,29 @@
 Mirrors vllm/v1/core/kv_cache_manager.py for one full-attention group:
 blocks are allocated just in time (`cdiv(tokens, block_size)`), full blocks are
 registered in the prefix cache at allocation, a failed allocation changes
-nothing, and a request's blocks are freed in reverse order.
+nothing, and a request's blocks are freed in reverse order. Every block it hands out,
+shares, caches or frees is reported to the engine's event log as it happens.
 """
 
 from __future__ import annotations
 
 from mini_engine.engine.core.block_pool import BlockPool
+from mini_engine.engine.events import (BlocksAllocated, BlocksCached, BlocksFreed, BlocksHit,
+                                       EventLog)
 from mini_engine.engine.core.kv_cache_utils import PrefixCacheStats, cdiv
 from mini_engine.engine.request import Request
 
 class KVCacheManager:
     def __init__(self, block_size: int, num_gpu_blocks: int, enable_caching: bool,
-                 max_model_len: int) -> None:
+                 max_model_len: int, events: EventLog | None = None) -> None:
         self.block_size = block_size
         self.enable_caching = enable_caching
         self.max_model_len = max_model_len
-        self.block_pool = BlockPool(num_gpu_blocks, enable_caching)
+        self.events = events if events is not None else EventLog()
+        self.block_pool = BlockPool(num_gpu_blocks, enable_caching, self.events)
+        # The lean path of allocate_slots for a running request growing (see there); off:
+        # every call takes the general path (tests require identical results either way).
+        self.use_fast_paths = True
         self.req_to_blocks: dict[str, list[int]] = {}
         self.num_cached_block: dict[str, int] = {}
         # request_id -> the most tokens its held blocks take with allocate_slots doing
@@ -81,38 +88,10 @@ class KVCacheManager:
         num_tokens_need_slot = total_computed + num_new_tokens
         if num_tokens_need_slot > max_model_len:
             num_tokens_need_slot = max_model_len
-        if blocks is not None and not new_computed_blocks and not full_sequence_must_fit:
-            # A running request growing (the scheduler's decode steps, ~1 call in 8 per
-            # request): the general path below without the prefix-hit bookkeeping, which
-            # is all zeros here, and with a newly full block cached directly.
-            n_new = -(-num_tokens_need_slot // block_size) - len(blocks)
-            if n_new > 0:
-                if n_new > len(pool.free_block_queue):
-                    return None
-                new_blocks = pool.get_new_blocks(n_new)
-                blocks.extend(new_blocks)
-            else:
-                new_blocks = []
-            if self.enable_caching:
-                num_cached = self.num_cached_block.get(rid, 0)
-                num_full = total_computed + num_new_tokens
-                if num_full > request.num_tokens:
-                    num_full = request.num_tokens
-                num_full //= block_size
-                if num_full == num_cached + 1:
-                    pool.cache_full_block(blocks[num_cached], request.block_hashes[num_cached])
-                    self.num_cached_block[rid] = num_cached = num_full
-                elif num_full > num_cached:
-                    pool.cache_full_blocks(blocks[num_cached:num_full],
-                                           request.block_hashes[num_cached:num_full])
-                    self.num_cached_block[rid] = num_cached = num_full
-                room = (num_cached + 1) * block_size - 1
-                if room > len(blocks) * block_size:
-                    room = len(blocks) * block_size
-                self.room[rid] = room
-            else:
-                self.room[rid] = len(blocks) * block_size
-            return new_blocks
+        if (blocks is not None and not new_computed_blocks and not full_sequence_must_fit
+                and self.use_fast_paths):
+            return self._grow(request, blocks, total_computed, num_new_tokens,
+                              num_tokens_need_slot)
         # Admission (prefix hits, the whole sequence must fit) or a request with no blocks.
         new_computed_blocks = new_computed_blocks or []
         num_held = len(blocks) if blocks else 0
@@ -130,33 +109,70 @@ class KVCacheManager:
                 pool.touch(new_computed_blocks)
                 blocks.extend(new_computed_blocks)
                 self.num_cached_block[rid] = len(new_computed_blocks)
+                self.events.append(BlocksHit(rid, tuple(new_computed_blocks)))
         n_new = cdiv(num_tokens_need_slot, block_size) - len(blocks)
-        new_blocks = pool.get_new_blocks(n_new) if n_new > 0 else []
-        blocks.extend(new_blocks)
+        new_blocks = self._take_blocks(rid, blocks, n_new) if n_new > 0 else []
         room = len(blocks) * block_size
         if self.enable_caching:
-            # cache_blocks(), inlined.
-            num_cached = self.num_cached_block.get(rid, 0)
-            num_full = min(total_computed + num_new_tokens, request.num_tokens) // block_size
-            if num_full > num_cached:
-                pool.cache_full_blocks(blocks[num_cached:num_full],
-                                       request.block_hashes[num_cached:num_full])
-                self.num_cached_block[rid] = num_cached = num_full
+            num_cached = self._cache_full(request, blocks, total_computed + num_new_tokens)
             # The next block to fill gets cached as soon as a step completes it.
             room = min(room, (num_cached + 1) * block_size - 1)
         self.room[rid] = room
         return new_blocks
 
+    def _grow(self, request: Request, blocks: list[int], total_computed: int,
+              num_new_tokens: int, num_tokens_need_slot: int) -> list[int] | None:
+        """allocate_slots' lean path: a running request growing (the scheduler's decode steps,
+        ~1 call in 8 per request), without the prefix-hit bookkeeping (all zeros here)."""
+        rid = request.request_id
+        block_size = self.block_size
+        n_new = -(-num_tokens_need_slot // block_size) - len(blocks)
+        if n_new > 0:
+            if n_new > len(self.block_pool.free_block_queue):
+                return None
+            new_blocks = self._take_blocks(rid, blocks, n_new)
+        else:
+            new_blocks = []
+        room = len(blocks) * block_size
+        if self.enable_caching:
+            num_cached = self._cache_full(request, blocks, total_computed + num_new_tokens)
+            if room > (num_cached + 1) * block_size - 1:
+                room = (num_cached + 1) * block_size - 1
+        self.room[rid] = room
+        return new_blocks
+
+    def _take_blocks(self, rid: str, blocks: list[int], n_new: int) -> list[int]:
+        """Append `n_new` fresh blocks to the request's table (and say so)."""
+        new_blocks = self.block_pool.get_new_blocks(n_new, rid)
+        blocks.extend(new_blocks)
+        self.events.append(BlocksAllocated(rid, tuple(new_blocks)))
+        return new_blocks
+
+    def _cache_full(self, request: Request, blocks: list[int], num_tokens: int) -> int:
+        """Register the blocks `num_tokens` fills (capped at the request's tokens); the count cached."""
+        rid = request.request_id
+        num_cached = self.num_cached_block.get(rid, 0)
+        if num_tokens > request.num_tokens:
+            num_tokens = request.num_tokens
+        num_full = num_tokens // self.block_size
+        if num_full <= num_cached:
+            return num_cached
+        ids = blocks[num_cached:num_full]
+        hashes = request.block_hashes[num_cached:num_full]
+        self.block_pool.cache_full_blocks(ids, hashes)
+        self.num_cached_block[rid] = num_full
+        self.events.append(BlocksCached(rid, tuple(ids), tuple(hashes)))
+        return num_full
+
     def cache_blocks(self, request: Request, num_tokens: int) -> None:
         """Register the request's newly full blocks in the prefix cache."""
-        rid = request.request_id
-        num_full = num_tokens // self.block_size
-        start = self.num_cached_block.get(rid, 0)
-        if num_full <= start:
-            return
-        self.block_pool.cache_full_blocks(self.req_to_blocks[rid][start:num_full],
-                                          request.block_hashes[start:num_full])
-        self.num_cached_block[rid] = num_full
+        self._cache_full(request, self.req_to_blocks[request.request_id], num_tokens)
+
+    def num_blocks_to_admit(self, request: Request, new_computed_blocks: list[int]) -> int:
+        """Blocks admitting the request's whole sequence would take from the free queue."""
+        full = min(request.num_tokens, self.max_model_len)
+        held = len(self.req_to_blocks.get(request.request_id, ()))
+        return self._num_blocks_to_allocate(held, full, new_computed_blocks)
 
     def reset_prefix_cache(self) -> bool:
         return self.block_pool.reset_prefix_cache()
@@ -168,4 +184,6 @@ class KVCacheManager:
         self.num_cached_block.pop(rid, None)
         self.room.pop(rid, None)
         if blocks:
-            self.block_pool.free_blocks(reversed(blocks))
+            order = blocks[::-1]
+            self.block_pool.free_blocks(order)
+            self.events.append(BlocksFreed(rid, tuple(order)))

@@ -7,6 +7,10 @@ least urgent under the priority policy, when KV blocks run out), then WAITING
 ones, admitted in queue order until the budget, the seats (`max_num_seqs`) or
 the KV cache runs out. Line references to vllm/v1/core/sched/scheduler.py are in
 docs/semantics.md.
+
+Every decision is also appended to `self.events` as it is taken (queued, admitted,
+preempted, finished, ignored, why admission stopped; the KV manager adds the block
+events), so a consumer never re-derives a decision or reads these internals.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from mini_engine.engine.config import EngineConfig
+from mini_engine.engine.events import (AdmissionStopped, EventLog, RequestAdmitted, RequestFinished,
+                                       RequestIgnored, RequestPreempted, RequestQueued, ScheduleView)
 from mini_engine.engine.core.kv_cache_manager import KVCacheManager
 from mini_engine.engine.core.kv_cache_utils import cdiv, make_block_hasher
 from mini_engine.engine.core.sched.output import PreemptionRecord, SchedulerOutput
@@ -29,6 +35,25 @@ _STOPPED = RequestStatus.FINISHED_STOPPED
 _LENGTH = RequestStatus.FINISHED_LENGTH
 _IGNORED = RequestStatus.FINISHED_IGNORED
 _NO_BLOCKS: list[int] = []  # shared "nothing new allocated"; never mutated
+_NO_ROOM: dict[str, int] = {}  # the room lookup with fast paths off: always allocate_slots
+
+
+class _StepPlan:
+    """What one `schedule()` has decided so far (shared by its two phases)."""
+
+    __slots__ = ("token_budget", "num_scheduled_tokens", "req_to_new_block_ids",
+                 "scheduled_running", "scheduled_new", "scheduled_resumed", "preempted",
+                 "num_prefill_chunks")
+
+    def __init__(self, token_budget: int) -> None:
+        self.token_budget = token_budget
+        self.num_scheduled_tokens: dict[str, int] = {}
+        self.req_to_new_block_ids: dict[str, list[int]] = {}
+        self.scheduled_running: list[str] = []
+        self.scheduled_new: list[str] = []
+        self.scheduled_resumed: list[str] = []
+        self.preempted: list[Request] = []
+        self.num_prefill_chunks = 0
 
 
 class Scheduler:
@@ -41,9 +66,11 @@ class Scheduler:
         self.enable_chunked_prefill = config.enable_chunked_prefill
         self.policy = config.policy
         self.block_size = config.block_size
+        # Every decision, in order; the engine drains it into its per-step records.
+        self.events = EventLog()
         self.kv_cache_manager = KVCacheManager(
             config.block_size, config.num_gpu_blocks, config.enable_prefix_caching,
-            config.max_model_len)
+            config.max_model_len, self.events)
         self.block_hasher = (make_block_hasher(config.block_size)
                              if config.enable_prefix_caching else None)
         self.requests: dict[str, Request] = {}
@@ -52,12 +79,16 @@ class Scheduler:
         # Finished since the last schedule(); shipped in the next SchedulerOutput.
         self.finished_req_ids: set[str] = set()
         # Finished outside update_from_output (ignored at add, unschedulable); reported next update.
-        self._finished_outside_update: list[Request] = []
+        self.finished_outside_update: list[Request] = []
         self.step_counter = 0
-        self._preemptions_in_step: list[PreemptionRecord] = []
+        self.preemptions_in_step: list[PreemptionRecord] = []
         # 0 when no request scheduled by the last schedule() is mid-prefill, so all of
         # them sample (the engine then skips its per-request check); else maybe some are.
         self.num_prefill_chunks = 0
+        # What the last schedule() saw when it finished deciding.
+        self.last_schedule_view: ScheduleView | None = None
+        # The decode fast path in schedule() (see there); off: the general path for all.
+        self.use_fast_paths = True
 
     # ------------------------------------------------------------------ requests
 
@@ -68,11 +99,14 @@ class Scheduler:
             request.status = _IGNORED
             request.stop_reason = reason
             self.finished_req_ids.add(request.request_id)
-            self._finished_outside_update.append(request)
+            self.finished_outside_update.append(request)
+            self.events.append(RequestIgnored(request.request_id, reason))
             return
         request.length_limit = min(self.max_model_len, request.num_prompt_tokens + request.max_tokens)
         self.waiting.add_request(request)
         self.requests[request.request_id] = request
+        self.events.append(RequestQueued(request.request_id, request.num_prompt_tokens,
+                                         "sorted" if self.policy == "priority" else "back"))
 
     def _never_fits_reason(self, request: Request) -> str | None:
         n = request.num_prompt_tokens
@@ -109,26 +143,42 @@ class Scheduler:
         if waiting:
             self.waiting.remove_requests(waiting)
         for request in valid:
-            request.status = finished_status
-            self._free_request(request)
+            self._finish_request(request, finished_status)
         return valid
+
+    def _finish_request(self, request: Request, status: RequestStatus) -> None:
+        """Give the request its final status, free its blocks and say so."""
+        prev = request.status
+        request.status = status
+        self._free_request(request)
+        if status == _IGNORED:
+            self.events.append(RequestIgnored(request.request_id, str(request.stop_reason)))
+        else:
+            self.events.append(RequestFinished(request.request_id, status.name,
+                                               request.get_finished_reason(),
+                                               request.stop_reason, prev.name))
 
     def _free_request(self, request: Request) -> None:
         self.finished_req_ids.add(request.request_id)
         self.kv_cache_manager.free(request)
         del self.requests[request.request_id]
 
-    def _preempt_request(self, request: Request) -> None:
+    def _preempt_request(self, request: Request, cause: str = "schedule") -> None:
         """Recompute preemption: drop all KV, keep the tokens, back to the front of the queue."""
-        usage_before = self.kv_cache_manager.usage
-        self.kv_cache_manager.free(request)
-        self._preemptions_in_step.append(PreemptionRecord(
-            request.request_id, request.num_computed_tokens, usage_before,
-            self.kv_cache_manager.usage))
+        kvm = self.kv_cache_manager
+        usage_before = kvm.usage
+        kvm.free(request)
+        usage_after = kvm.usage
+        lost = request.num_computed_tokens
+        self.preemptions_in_step.append(PreemptionRecord(
+            request.request_id, lost, usage_before, usage_after))
         request.status = _PREEMPTED
         request.num_computed_tokens = 0
         request.num_preemptions += 1
         self.waiting.prepend_request(request)
+        self.events.append(RequestPreempted(
+            request.request_id, lost, usage_before, usage_after,
+            "sorted" if self.policy == "priority" else "front", cause))
 
     def reset_prefix_cache(self, reset_running_requests: bool = False) -> bool:
         """Clear the prefix cache (vLLM: only when no block is held).
@@ -138,32 +188,65 @@ class Scheduler:
         """
         if reset_running_requests:
             while self.running:
-                self._preempt_request(self.running.pop())
+                self._preempt_request(self.running.pop(), cause="reset_prefix_cache")
         return self.kv_cache_manager.reset_prefix_cache()
 
     # ------------------------------------------------------------------ schedule
 
     def schedule(self) -> SchedulerOutput:
+        """Running requests first (preempting when blocks run out), then admit waiting ones."""
         self.step_counter += 1
-        self._preemptions_in_step = []
+        self.preemptions_in_step = []
+        plan = _StepPlan(self.max_num_scheduled_tokens)
+        self._schedule_running(plan)
+        stop: AdmissionStopped | None = None
+        if plan.preempted:
+            if self.waiting:
+                stop = AdmissionStopped("preemption", None,
+                                        "a request was preempted this step: no admissions",
+                                        "preemption")
+        else:
+            stop = self._schedule_waiting(plan)
+        if stop is not None:
+            self.events.append(stop)
+        total = self.max_num_scheduled_tokens - plan.token_budget
+        kvm = self.kv_cache_manager
+        self.last_schedule_view = ScheduleView(
+            kvm.block_pool.get_num_free_blocks(), kvm.usage, plan.token_budget,
+            len(self.running), len(self.waiting))
+        if total == 0 and not plan.preempted and not self.running and self.waiting:
+            self._ignore_unschedulable_head()
+        output = SchedulerOutput(
+            num_scheduled_tokens=plan.num_scheduled_tokens,
+            total_num_scheduled_tokens=total,
+            scheduled_new_req_ids=plan.scheduled_new,
+            scheduled_resumed_req_ids=plan.scheduled_resumed,
+            scheduled_running_req_ids=plan.scheduled_running,
+            preempted_req_ids=[r.request_id for r in plan.preempted],
+            finished_req_ids=self.finished_req_ids,
+            req_to_new_block_ids=plan.req_to_new_block_ids,
+            waiting_stop_reason=stop.reason if stop is not None else None,
+            waiting_stop_req_id=stop.request_id if stop is not None else None,
+            preemptions=self.preemptions_in_step,
+        )
+        self.finished_req_ids = set()
+        self.num_prefill_chunks = plan.num_prefill_chunks
+        return output
+
+    def _schedule_running(self, plan: _StepPlan) -> None:
+        """Phase A: RUNNING requests in queue order; preempt when their blocks don't fit."""
         kvm = self.kv_cache_manager
         allocate_slots = kvm.allocate_slots
         threshold = self.long_prefill_token_threshold
         max_model_len = self.max_model_len
-        priority = self.policy == "priority"
-        token_budget = self.max_num_scheduled_tokens
-        num_scheduled_tokens: dict[str, int] = {}
-        req_to_new_block_ids: dict[str, list[int]] = {}
-        scheduled_running: list[str] = []
-        scheduled_new: list[str] = []
-        scheduled_resumed: list[str] = []
-        preempted: list[Request] = []
+        token_budget = plan.token_budget
+        num_scheduled_tokens = plan.num_scheduled_tokens
+        req_to_new_block_ids = plan.req_to_new_block_ids
+        scheduled_running = plan.scheduled_running
         num_prefill_chunks = 0
-
-        # Phase A: RUNNING requests, in queue order.
         running = self.running
-        room = kvm.room.get
-        last_position = max_model_len - 1
+        room = kvm.room.get if self.use_fast_paths else _NO_ROOM.get
+        last_position = max_model_len - 1 if self.use_fast_paths else -1
         req_index = 0
         while req_index < len(running) and token_budget > 0:
             request = running[req_index]
@@ -201,31 +284,15 @@ class Scheduler:
                 new_blocks = _NO_BLOCKS
             else:
                 new_blocks = allocate_slots(request, num_new_tokens)
-            while new_blocks is None:  # out of blocks: preempt until it fits, or until it's the victim
-                if priority:
-                    victim = max(running, key=lambda r: (r.priority, r.arrival_time))
-                    victim_index = running.index(victim)
-                    del running[victim_index]
-                    if victim_index < req_index:
-                        req_index -= 1
-                    # Already scheduled this step: give its tokens back to the budget.
-                    rolled_back = num_scheduled_tokens.pop(victim.request_id, 0)
-                    if rolled_back:
-                        scheduled_running.remove(victim.request_id)
-                        token_budget += rolled_back
-                        req_to_new_block_ids.pop(victim.request_id, None)
-                        victim.num_computed_tokens -= rolled_back
-                else:
-                    victim = running.pop()
-                self._preempt_request(victim)
-                preempted.append(victim)
-                if victim is request:
-                    break
-                new_blocks = allocate_slots(request, num_new_tokens)
             if new_blocks is None:
-                if priority and request.status == _PREEMPTED:
-                    continue  # the rest of `running` moved up into req_index
-                break
+                plan.token_budget = token_budget
+                new_blocks, req_index = self._preempt_for(plan, request, req_index,
+                                                          num_new_tokens)
+                token_budget = plan.token_budget
+                if new_blocks is None:
+                    if request.status == _PREEMPTED and self.policy == "priority":
+                        continue  # the rest of `running` moved up into req_index
+                    break
             scheduled_running.append(rid)
             num_scheduled_tokens[rid] = num_new_tokens
             if new_blocks:
@@ -233,7 +300,7 @@ class Scheduler:
             token_budget -= num_new_tokens
             # vLLM advances the counter right after scheduling (_update_after_schedule);
             # doing it here is equivalent: nothing later in the step reads it, except a
-            # priority preemption, which rolls it back above.
+            # priority preemption, which rolls it back.
             request.num_computed_tokens = end
             if end < request.num_tokens:
                 request.is_prefill_chunk = True
@@ -241,82 +308,109 @@ class Scheduler:
             else:
                 request.is_prefill_chunk = False
             req_index += 1
+        plan.token_budget = token_budget
+        plan.num_prefill_chunks += num_prefill_chunks
 
-        # Phase B: WAITING requests, only in a step that preempted nothing.
-        # Why admission stopped (for "why is it waiting"), and the head it stopped at.
-        waiting_stop_reason: str | None = "preemption" if preempted and self.waiting else None
-        waiting_stop_req_id: str | None = None
-        if not preempted:
-            waiting = self.waiting
-            chunked = self.enable_chunked_prefill
-            while waiting:
-                request = waiting.peek_request()
-                waiting_stop_req_id = request.request_id
-                if token_budget <= 0:
-                    waiting_stop_reason = "budget"
-                    break
-                if len(running) >= self.max_num_running_reqs:
-                    waiting_stop_reason = "max_num_seqs"
-                    break
-                did_lookup = request.num_computed_tokens == 0
-                if did_lookup:
-                    hit_blocks, num_computed_tokens = kvm.get_computed_blocks(request)
-                else:
-                    hit_blocks, num_computed_tokens = [], request.num_computed_tokens
-                num_new_tokens = request.num_tokens - num_computed_tokens
-                if 0 < threshold < num_new_tokens:
-                    num_new_tokens = threshold
-                if not chunked and num_new_tokens > token_budget:
-                    waiting_stop_reason = "budget_unchunked"
-                    break  # head-of-line blocking: no skipping to shorter prompts
-                num_new_tokens = min(num_new_tokens, token_budget)
-                new_blocks = allocate_slots(
-                    request, num_new_tokens, num_new_computed_tokens=num_computed_tokens,
-                    new_computed_blocks=hit_blocks, full_sequence_must_fit=True)
-                if new_blocks is None:
-                    waiting_stop_reason = "kv_cache"
-                    break
-                if did_lookup:
-                    kvm.record_prefix_cache_stats(request, num_computed_tokens)
-                waiting.pop_request()
-                running.append(request)
-                rid = request.request_id
-                if request.status == _WAITING:
-                    scheduled_new.append(rid)
-                else:
-                    scheduled_resumed.append(rid)
-                if request.num_cached_tokens < 0:
-                    request.num_cached_tokens = num_computed_tokens
-                num_scheduled_tokens[rid] = num_new_tokens
-                if new_blocks:
-                    req_to_new_block_ids[rid] = new_blocks
-                token_budget -= num_new_tokens
-                request.status = _RUNNING
-                request.num_computed_tokens = num_computed_tokens + num_new_tokens
-                request.is_prefill_chunk = request.num_computed_tokens < request.num_tokens
-                num_prefill_chunks += request.is_prefill_chunk
-                waiting_stop_req_id = None
+    def _preempt_for(self, plan: _StepPlan, request: Request, req_index: int,
+                     num_new_tokens: int) -> tuple[list[int] | None, int]:
+        """Out of blocks: preempt until `request` fits, or until it is the victim itself.
 
-        total = self.max_num_scheduled_tokens - token_budget
-        if total == 0 and not preempted and not running and self.waiting:
-            self._ignore_unschedulable_head()
+        The victim is the last running request (FCFS), or the least urgent one (priority;
+        if it was already scheduled this step, its tokens go back to the budget).
+        Returns the new blocks (None if `request` was preempted) and the updated index.
+        """
+        running = self.running
+        new_blocks = None
+        while new_blocks is None:
+            if self.policy == "priority":
+                victim = max(running, key=lambda r: (r.priority, r.arrival_time))
+                victim_index = running.index(victim)
+                del running[victim_index]
+                if victim_index < req_index:
+                    req_index -= 1
+                rolled_back = plan.num_scheduled_tokens.pop(victim.request_id, 0)
+                if rolled_back:
+                    plan.scheduled_running.remove(victim.request_id)
+                    plan.token_budget += rolled_back
+                    plan.req_to_new_block_ids.pop(victim.request_id, None)
+                    victim.num_computed_tokens -= rolled_back
+            else:
+                victim = running.pop()
+            self._preempt_request(victim)
+            plan.preempted.append(victim)
+            if victim is request:
+                return None, req_index
+            new_blocks = self.kv_cache_manager.allocate_slots(request, num_new_tokens)
+        return new_blocks, req_index
 
-        output = SchedulerOutput(
-            num_scheduled_tokens=num_scheduled_tokens,
-            total_num_scheduled_tokens=total,
-            scheduled_new_req_ids=scheduled_new,
-            scheduled_resumed_req_ids=scheduled_resumed,
-            scheduled_running_req_ids=scheduled_running,
-            preempted_req_ids=[r.request_id for r in preempted],
-            finished_req_ids=self.finished_req_ids,
-            req_to_new_block_ids=req_to_new_block_ids,
-            waiting_stop_reason=waiting_stop_reason,
-            waiting_stop_req_id=waiting_stop_req_id,
-            preemptions=self._preemptions_in_step,
-        )
-        self.finished_req_ids = set()
-        self.num_prefill_chunks = num_prefill_chunks
-        return output
+    def _schedule_waiting(self, plan: _StepPlan) -> AdmissionStopped | None:
+        """Phase B: admit WAITING requests in queue order until something runs out.
+
+        Returns why admission stopped with requests still waiting (None: queue drained).
+        """
+        kvm = self.kv_cache_manager
+        waiting, running = self.waiting, self.running
+        threshold = self.long_prefill_token_threshold
+        while waiting:
+            request = waiting.peek_request()
+            if plan.token_budget <= 0:
+                return AdmissionStopped(
+                    "budget", request.request_id,
+                    f"token budget used up: 0 of {self.max_num_scheduled_tokens} left", "budget")
+            if len(running) >= self.max_num_running_reqs:
+                return AdmissionStopped(
+                    "max_num_seqs", request.request_id,
+                    f"{len(running)} of {self.max_num_running_reqs} seats taken", "max_num_seqs")
+            did_lookup = request.num_computed_tokens == 0
+            if did_lookup:
+                hit_blocks, num_computed_tokens = kvm.get_computed_blocks(request)
+            else:
+                hit_blocks, num_computed_tokens = [], request.num_computed_tokens
+            num_new_tokens = request.num_tokens - num_computed_tokens
+            if 0 < threshold < num_new_tokens:
+                num_new_tokens = threshold
+            if not self.enable_chunked_prefill and num_new_tokens > plan.token_budget:
+                # Head-of-line blocking: no skipping to shorter prompts.
+                return AdmissionStopped(
+                    "budget_unchunked", request.request_id,
+                    f"needs {num_new_tokens} tokens in one chunk, {plan.token_budget} of the "
+                    f"budget left (chunked prefill is off)", "head_of_line")
+            num_new_tokens = min(num_new_tokens, plan.token_budget)
+            new_blocks = kvm.allocate_slots(
+                request, num_new_tokens, num_new_computed_tokens=num_computed_tokens,
+                new_computed_blocks=hit_blocks, full_sequence_must_fit=True)
+            if new_blocks is None:
+                needed = kvm.num_blocks_to_admit(request, hit_blocks)
+                free = kvm.block_pool.get_num_free_blocks()
+                return AdmissionStopped(
+                    "kv_cache", request.request_id,
+                    f"needs {needed} KV blocks for {request.num_tokens} tokens, {free} free",
+                    "head_of_line")
+            if did_lookup:
+                kvm.record_prefix_cache_stats(request, num_computed_tokens)
+            waiting.pop_request()
+            self._admit(plan, request, num_computed_tokens, num_new_tokens, new_blocks)
+        return None
+
+    def _admit(self, plan: _StepPlan, request: Request, num_computed_tokens: int,
+               num_new_tokens: int, new_blocks: list[int]) -> None:
+        """Move an admitted request to the back of `running` with its first chunk scheduled."""
+        self.running.append(request)
+        rid = request.request_id
+        resumed = request.status != _WAITING
+        (plan.scheduled_resumed if resumed else plan.scheduled_new).append(rid)
+        if request.num_cached_tokens < 0:
+            request.num_cached_tokens = num_computed_tokens
+        plan.num_scheduled_tokens[rid] = num_new_tokens
+        if new_blocks:
+            plan.req_to_new_block_ids[rid] = new_blocks
+        plan.token_budget -= num_new_tokens
+        request.status = _RUNNING
+        request.num_computed_tokens = num_computed_tokens + num_new_tokens
+        request.is_prefill_chunk = request.num_computed_tokens < request.num_tokens
+        plan.num_prefill_chunks += request.is_prefill_chunk
+        self.events.append(RequestAdmitted(rid, num_computed_tokens, request.num_cached_tokens,
+                                           resumed))
 
     def _ignore_unschedulable_head(self) -> None:
         """Nothing runs and the head of the queue still can't be admitted: it never will be.
@@ -327,18 +421,18 @@ class Scheduler:
         """
         request = self.waiting.peek_request()
         needed = cdiv(min(request.num_tokens, self.max_model_len), self.block_size)
-        self.finish_requests(request.request_id, _IGNORED)
         request.stop_reason = (f"needs {needed} KV blocks for {request.num_tokens} tokens, "
                                f"the cache has {self.config.num_usable_blocks} usable blocks")
-        self._finished_outside_update.append(request)
+        self.finish_requests(request.request_id, _IGNORED)
+        self.finished_outside_update.append(request)
 
     # ------------------------------------------------------------------ update
 
     def update_from_output(self, scheduler_output: SchedulerOutput,
                            model_runner_output: ModelRunnerOutput) -> EngineCoreOutputs:
         """Append sampled tokens one at a time, check stops, free what finished."""
-        finished = self._finished_outside_update
-        self._finished_outside_update = []
+        finished = self.finished_outside_update
+        self.finished_outside_update = []
         stops: list[tuple[Request, RequestStatus]] = []
         if type(model_runner_output) is OneTokenEachOutput:
             self._append_one_token_each(model_runner_output.requests,
@@ -375,8 +469,7 @@ class Scheduler:
                     stopped_running.add(id(request))
                 else:
                     stopped_waiting.append(request)
-                request.status = status
-                self._free_request(request)
+                self._finish_request(request, status)
                 finished.append(request)
             if stopped_running:
                 self.running = [r for r in self.running if id(r) not in stopped_running]
@@ -414,5 +507,5 @@ class Scheduler:
             num_waiting_reqs=len(self.waiting),
             kv_cache_usage=kvm.usage,
             prefix_cache_stats=kvm.make_prefix_cache_stats(),
-            num_preemptions=len(self._preemptions_in_step),
+            num_preemptions=len(self.preemptions_in_step),
         )
