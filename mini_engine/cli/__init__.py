@@ -20,16 +20,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from mini_engine.version import __version__
+from mini_engine.cli.common import (EXIT_FAIL, EXIT_INTERRUPT, EXIT_OK, EXIT_USAGE, UsageError,
+                                    report_error)
 from mini_engine.engine.config import ConfigError, EngineConfig
-from mini_engine.scenarios.loader import ScenarioError
+from mini_engine.errors import MiniEngineError, error_line
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPT = 0, 1, 2, 130
 PROGRESS_DELAY = 0.5  # seconds before a progress bar appears
 RECORD_BATCH = 256
-
-
-class UsageError(Exception):
-    """Bad input found after argument parsing (exit 2)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,14 +113,6 @@ def _load_recording(arg: str, until: int | None = None):
     return _record(_load_scenario(arg), until)
 
 
-def _recording_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from mini_engine.recording.jsonl import RecordingError
-    except ImportError:  # pragma: no cover - the JSONL module ships with the package
-        return ()
-    return (RecordingError,)
-
-
 # ----------------------------------------------------------------------------- commands
 
 def _cmd_run(args) -> int:
@@ -157,8 +146,8 @@ def _cmd_validate(args) -> int:
     for path in args.files:
         try:
             sc = _load_scenario(path)
-        except ScenarioError as e:
-            print(str(e), file=sys.stderr)
+        except MiniEngineError as e:
+            report_error(e)
             failed += 1
             continue
         n = len(sc.requests)
@@ -299,8 +288,8 @@ def _cmd_check(args) -> int:
             if rec is None:
                 rec = _record(scenario, label=f"checking {scenario.name}")
             diffs = expect_differences(scenario, rec)
-        except (ScenarioError, ConfigError, ValueError, OSError, *_recording_errors()) as e:
-            print(_one_line(e), file=sys.stderr)
+        except (MiniEngineError, ValueError, OSError) as e:
+            print(error_line(e), file=sys.stderr)
             errors += 1
             continue
         if diffs:
@@ -439,15 +428,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ----------------------------------------------------------------------------- main
 
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    if isinstance(e, (ScenarioError, *_recording_errors())):
-        return text  # already "path:line: field: message"
-    if isinstance(e, OSError) and e.filename is not None:
-        return f"{e.filename}: {e.strerror or text}"
-    return text or type(e).__name__
-
-
 def main(argv: list[str] | None = None) -> int:
     """The `mini-engine` command; returns the exit status (never raises, never a traceback)."""
     try:
@@ -466,14 +446,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError):
             pass
         return EXIT_FAIL
-    except (ScenarioError, *_recording_errors()) as e:
-        print(_one_line(e), file=sys.stderr)  # already "path:line: field: message"
-        return EXIT_USAGE
-    except (UsageError, ConfigError, ValueError) as e:
-        print(f"mini-engine: error: {_one_line(e)}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as e:
-        print(f"mini-engine: error: {_one_line(e)}", file=sys.stderr)
+    except (MiniEngineError, ValueError, OSError) as e:
+        report_error(e)  # one line: "path:line: field: message" or "mini-engine: error: ..."
         return EXIT_USAGE
 
 

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
+from mini_engine.errors import MiniEngineError
+
 _TOKEN = re.compile(r"""
     \s*(?:
       (?P<num>-?\d+(?:\.\d+)?(?![\w.-]))
@@ -31,8 +33,10 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 _KEYWORDS = {"and", "or", "not", "true", "false"}
 
 
-class ConditionError(ValueError):
+class ConditionError(MiniEngineError, ValueError):
     """A condition that doesn't parse, with the column where it went wrong."""
+
+    title = "Invalid condition"
 
     def __init__(self, text: str, position: int, message: str) -> None:
         super().__init__(f"{message} at column {position + 1}: {text}")

@@ -14,8 +14,10 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
+from mini_engine.errors import MiniEngineError
 from mini_engine.debug.conditions import ConditionError, Node, evaluate, names_in, parse_condition
-from mini_engine.recording.store import EVENT_KINDS, STATUS_NAMES, Recording, StepState
+from mini_engine.recording.store import (EVENT_KINDS, PENDING, STATUS_NAMES, STEP_KIND_NAMES,
+                                         WAITING_REASONS, Recording, StepRecord, StepState)
 
 # Event kinds a breakpoint can stop on; "status" = any status change of one request.
 BREAK_EVENTS = ("preemption", "finish", "admission", "resume", "abort", "ignore", "kv_full",
@@ -42,8 +44,10 @@ REQUEST_FIELDS = ("status", "num_computed_tokens", "num_tokens", "num_output_tok
                   "waiting_reason")
 
 
-class BreakpointError(ValueError):
+class BreakpointError(MiniEngineError, ValueError):
     """A breakpoint the session can't use, with a message meant for the user."""
+
+    title = "Invalid breakpoint"
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,89 @@ class DebugSession:
         self.bookmarks: list[int] = []  # sorted
         self.breakpoints: list[Breakpoint] = []
         self._state_cache: dict[int, StepState] = {}
+        self._recorder = None  # set by recording_scenario: the engine run still being recorded
+
+    @classmethod
+    def recording_scenario(cls, scenario) -> DebugSession:
+        """A session over a scenario's recording that grows as `record_more` runs the engine
+        (from a background thread: the UI reads the steps recorded so far meanwhile)."""
+        from mini_engine.recording.recorder import Recorder
+
+        recorder = Recorder(scenario)
+        session = cls(recorder.recording)
+        session._recorder = recorder
+        return session
+
+    def record_more(self, num_steps: int) -> bool:
+        """Record up to `num_steps` more steps; True while there is more to record."""
+        return self._recorder is not None and self._recorder.advance(num_steps)
+
+    # ------------------------------------------------------------------ what the UI shows
+
+    @property
+    def complete(self) -> bool:
+        """True once every step is recorded (a loaded recording always is)."""
+        return self.recording.complete
+
+    @property
+    def scenario_name(self) -> str:
+        return self.recording.scenario.name
+
+    @property
+    def config(self):
+        """The engine settings of the run (an EngineConfig)."""
+        return self.recording.config
+
+    @property
+    def request_index(self):
+        """Request id -> its position in the StepState arrays (scenario order)."""
+        return self.recording.request_index
+
+    def step_record(self, step: int | None = None) -> StepRecord:
+        """What happened in `step` (default: the cursor)."""
+        return self.recording.step_record(self.cursor if step is None else step)
+
+    def step_kinds(self) -> list[int]:
+        """One code per recorded step (names in STEP_KIND_NAMES), for the timeline."""
+        return self.recording.summary().step_kind.tolist()
+
+    def finish_steps(self) -> set[int]:
+        """Steps where a request finished, was aborted or was ignored."""
+        return {s for k in ("finish", "abort", "ignore") for s in self.recording.event_steps(k)}
+
+    def preemptions_through(self, step: int) -> int:
+        """Preemptions in steps 0..step."""
+        return int(self.recording.summary().num_preemptions[:step + 1].sum())
+
+    def first_token_step(self, request_id: str) -> int | None:
+        return next(iter(self.recording.event_steps("first_token", request_id)), None)
+
+    def arrival_step(self, request_id: str) -> int:
+        return self.recording.scenario.requests[self.recording.request_index[request_id]].arrival_step
+
+    def request_metrics(self, request_id: str):
+        """Per-request latencies in steps (a RequestMetrics)."""
+        return self.recording.request_metrics(request_id)
+
+    def lifecycle(self, request_id: str) -> list:
+        """The lab's event list of one request over the whole run."""
+        return self.recording.lifecycle(request_id)
+
+    def text(self, request_id: str, step: int | None = None) -> str:
+        """What the request generated up to `step` (default: the cursor)."""
+        return self.recording.text(request_id, self.cursor if step is None else step)
+
+    def export(self, kind: str, path: str) -> None:
+        """Write the recording: kind "jsonl" (replayable) or "perfetto" (a trace for
+        ui.perfetto.dev). Writers are imported on use; they are not needed to start."""
+        if kind == "jsonl":
+            from mini_engine.recording.jsonl import save_jsonl
+            save_jsonl(self.recording, path)
+        elif kind == "perfetto":
+            from mini_engine.exports.perfetto import export_perfetto
+            export_perfetto(self.recording, path)
+        else:
+            raise ValueError(f"unknown export kind {kind!r}")
 
     # ------------------------------------------------------------------ moving
 
@@ -305,4 +392,6 @@ def _kinds(bp: Breakpoint) -> tuple[str, ...]:
 
 
 __all__ = ["BREAK_EVENTS", "Breakpoint", "BreakpointError", "DebugSession", "GLOBAL_NAMES",
-           "REQUEST_FIELDS", "EVENT_KINDS", "STATUS_NAMES"]
+           "REQUEST_FIELDS", "EVENT_KINDS", "STATUS_NAMES",
+           # for the UI, which reads state only through this module:
+           "PENDING", "STEP_KIND_NAMES", "WAITING_REASONS", "StepRecord", "StepState"]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from mini_engine.engine.errors import MiniEngineError
 
-class ConfigError(ValueError):
+
+class ConfigError(MiniEngineError, ValueError):
     """An engine setting the engine cannot run with; `field` names the offending setting."""
 
+    title = "Invalid engine setting"
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+        super().__init__(message, field=field)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import IO
 import numpy as np
 
 from mini_engine.engine.config import EngineConfig
+from mini_engine.errors import MiniEngineError
 from mini_engine.recording.store import Happening, Recording, StepDelta, StepMetrics, _ro
 from mini_engine.engine.sampling_params import SamplingParams
 from mini_engine.scenarios.spec import (Expect, GenerateSpec, ModelSpec, RequestSpec, Scenario, ScenarioEvent)
@@ -24,13 +25,13 @@ FORMAT = "mini-engine-recording"
 VERSION = 1
 
 
-class RecordingError(Exception):
+class RecordingError(MiniEngineError):
     """A JSONL recording that cannot be loaded; str() is one line: path:line: what."""
 
+    title = "Recording error"
+
     def __init__(self, path: str, line: int | None, message: str) -> None:
-        where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {message}")
-        self.path, self.line, self.message = path, line, message
+        super().__init__(message, path=path, line=line)
 
 
 # ----------------------------------------------------------------------------- scenario

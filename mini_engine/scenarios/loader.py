@@ -39,6 +39,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from mini_engine.errors import MiniEngineError
 from mini_engine.scenarios.generate import expand_generate, generate_spec
 from mini_engine.scenarios.schema import (MODEL_RULES, FieldError, LastPlusPosSection,
                                           ScenarioFile, ToyModelSection)
@@ -51,24 +52,15 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_ALIAS_NODES = 100_000  # nodes reached again through aliases: stops alias bombs
 
 
-class ScenarioError(Exception):
+class ScenarioError(MiniEngineError):
     """One bad scenario input: where (`path`, 1-based `line`, dotted `field`) and what (`message`)."""
+
+    title = "Scenario error"
+    unnamed_source = "<string>"  # a scenario given as text, not as a file
 
     def __init__(self, message: str, path: str | os.PathLike | None = None,
                  line: int | None = None, field: str | None = None) -> None:
-        self.message = " ".join(str(message).split())  # always one line
-        self.path = str(path) if path is not None else None
-        self.line = line
-        self.field = field
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = self.path or "<string>"
-        if self.line is not None:
-            where += f":{self.line}"
-        if self.field:
-            return f"{where}: {self.field}: {self.message}"
-        return f"{where}: {self.message}"
+        super().__init__(" ".join(str(message).split()), path, line, field)  # always one line
 
 
 def scenario_json_schema() -> dict:

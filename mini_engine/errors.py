@@ -1,0 +1,51 @@
+"""Every error mini_engine shows to a user, and how to show any exception on one line.
+
+`MiniEngineError(message, path=None, line=None, field=None)` is the one base class
+(defined in engine/errors.py so the engine's own `ConfigError` can derive from it);
+`str()` is one line, `path:line: field: message`. Its subclasses live next to the code
+that raises them and are importable from here too (looked up on first use, so that
+importing this module loads none of those packages):
+
+    ConfigError       engine/config.py        an engine setting the engine cannot run with
+    ScenarioError     scenarios/loader.py     a bad scenario file or bundled name
+    RecordingError    recording/jsonl.py      a JSONL recording that cannot be loaded
+    BreakpointError   debug/session.py        a breakpoint the debugger can't use
+    ConditionError    debug/conditions.py     a breakpoint condition that doesn't parse
+    UsageError        cli/common.py           bad command-line input found after parsing
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from mini_engine.engine.errors import MiniEngineError, join_lines
+
+SUBCLASSES = {
+    "ConfigError": "mini_engine.engine.config",
+    "ScenarioError": "mini_engine.scenarios.loader",
+    "RecordingError": "mini_engine.recording.jsonl",
+    "BreakpointError": "mini_engine.debug.session",
+    "ConditionError": "mini_engine.debug.conditions",
+    "UsageError": "mini_engine.cli.common",
+}
+
+__all__ = ["MiniEngineError", "error_line", *SUBCLASSES]
+
+
+def __getattr__(name: str):
+    """`from mini_engine.errors import ScenarioError`: import its module on first use."""
+    module = SUBCLASSES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def error_line(error: BaseException) -> str:
+    """Any exception as one line of text for a user: a MiniEngineError as it is, an
+    OSError as `filename: reason`, anything else as its message (or its type's name)."""
+    if isinstance(error, MiniEngineError):
+        return error.one_line()
+    text = " ".join(str(error).split())
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror or text}"
+    return text or type(error).__name__
