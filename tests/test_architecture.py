@@ -1,4 +1,26 @@
-"""The engine package never depends on the UI: mini_engine must not import Textual."""
+"""The layer rules of issue 7, enforced by scanning the source with `ast` (and fresh interpreters).
+
+Rules (each checker returns a set of stable "items", one per violation):
+- engine_layer: mini_engine/engine/** imports nothing from mini_engine outside mini_engine.engine
+  (the facade `mini_engine` included), except mini_engine.version, nor tui.
+- recording_layer: mini_engine/recording/** imports nothing from mini_engine.engine.core.
+- tui_import: mini_engine imports tui only inside a function of mini_engine/cli (the lazy import
+  of the `tui` command); never at module level, never elsewhere.
+- tui_main_imports_cli: `python -m tui --help`, run in a fresh interpreter, leaves mini_engine.cli
+  unloaded.
+- private_import: no `from x import _y` and no `m._y` on a name bound by an import.
+- private_attribute: no `obj._y` where obj is not `self`/`cls`/`super()`, unless `_y` is defined in
+  the same module (a class there assigns `self._y`, or defines `_y` in its body or `__slots__`,
+  or the module defines `_y`): a class's own module may use its private fields.
+- import_cycle: module-level imports (outside `if TYPE_CHECKING:`) between modules of mini_engine
+  and tui form no cycle; an item is an import edge that lies inside a strongly connected component.
+- module_size / function_size: see `module_lines` and `function_lines` for exactly what is counted.
+- mini_engine never imports textual (scan and fresh-interpreter probe).
+
+Others are restructuring the tree, so the suite is a ratchet: KNOWN_VIOLATIONS lists what is still
+allowed to fail; a new violation fails `test_rule_has_no_new_violations`, and a listed item that is
+no longer a violation fails `test_known_violations_are_still_real` (delete it from the list).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +28,545 @@ import ast
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 import mini_engine
 
 PACKAGE_DIR = Path(mini_engine.__file__).resolve().parent
+REPO = PACKAGE_DIR.parent
+PACKAGES = ("mini_engine", "tui")
 FORBIDDEN = "textual"
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 80
+# Documented public API whose names start with an underscore (collections.namedtuple's methods).
+PUBLIC_UNDERSCORE_NAMES = frozenset({"_replace", "_asdict", "_fields", "_make", "_field_defaults"})
 
+# rule -> items still allowed to fail while the restructuring is under way. Owners: engine/core
+# and recording = lead; cli = "cli" helper; tui = "tui" helper. This list may only shrink.
+KNOWN_VIOLATIONS: dict[str, set[str]] = {
+    "engine_layer": set(),
+    "recording_layer": set(),
+    "tui_import": set(),
+    "tui_main_imports_cli": {"python -m tui"},  # tui/__main__.py imports mini_engine.cli: tui
+    "private_import": {
+        # recording: lead
+        "mini_engine/recording/jsonl.py: from mini_engine.recording.store import _ro",
+        "mini_engine/recording/recorder.py: from mini_engine.recording.store import _ABORTED",
+        "mini_engine/recording/recorder.py: from mini_engine.recording.store import _FINISHED_MIN",
+        "mini_engine/recording/recorder.py: from mini_engine.recording.store import _IGNORED",
+        "mini_engine/recording/recorder.py: from mini_engine.recording.store import _NO_CHANGES",
+        "mini_engine/recording/recorder.py: from mini_engine.recording.store import _NO_ROWS",
+        "mini_engine/recording/recorder.py: from mini_engine.recording.store import _PREEMPTED",
+        "mini_engine/recording/recorder.py: from mini_engine.recording.store import _RUNNING",
+        "mini_engine/recording/recorder.py: from mini_engine.recording.store import _ro",
+        # tui
+        "tui/widgets/kv_map.py: from tui.widgets.timeline import _runs",
+    },
+    "private_attribute": {
+        # engine: lead
+        "mini_engine/engine/core/kv_cache_utils.py: request._all_token_ids",
+        "mini_engine/engine/core/sched/scheduler.py: request._all_token_ids",
+        "mini_engine/engine/core/sched/scheduler.py: request._block_hasher",
+        "mini_engine/engine/core/sched/scheduler.py: request._hash_block_size",
+        "mini_engine/engine/model.py: r._all_token_ids",
+        # recording: lead
+        "mini_engine/recording/jsonl.py: rec._apply",
+        "mini_engine/recording/jsonl.py: rec._finish",
+        "mini_engine/recording/recorder.py: rec._apply",
+        "mini_engine/recording/recorder.py: rec._codes",
+        "mini_engine/recording/recorder.py: rec._cols",
+        "mini_engine/recording/recorder.py: rec._finish",
+        "mini_engine/recording/recorder.py: rec._live_requests",
+        "mini_engine/recording/recorder.py: rec._prompt_len",
+        "mini_engine/recording/recorder.py: rec._tables",
+        # tui
+        "tui/widgets/queues.py: state._index",
+        "tui/widgets/request_table.py: state._arrival",
+        "tui/widgets/request_table.py: state._index",
+    },
+    "import_cycle": {  # recording: lead
+        "mini_engine.recording.recorder -> mini_engine.recording.store",
+        "mini_engine.recording.store -> mini_engine.recording.recorder",
+    },
+    "module_size": {
+        "mini_engine/engine/core/sched/scheduler.py",  # lead
+        "mini_engine/recording/store.py",  # lead
+    },
+    "function_size": {
+        "mini_engine/exports/perfetto.py:iter_trace_events",  # lead (exports)
+        "mini_engine/recording/recorder.py:Recorder._capture",  # lead
+    },
+}
+
+
+# ---------------------------------------------------------------------- reading the source
+
+@dataclass(frozen=True)
+class Module:
+    name: str  # dotted: mini_engine.engine.request
+    path: str  # relative to the repository, with "/"
+    source: str
+    is_package: bool
+
+    @property
+    def tree(self) -> ast.Module:
+        return ast.parse(self.source, self.path)
+
+
+@dataclass(frozen=True)
+class Import:
+    target: str  # the module imported (a submodule if `from pkg import submodule`)
+    name: str | None  # the name taken from it by `from target import name`, else None
+    module_level: bool  # not inside a function
+    type_checking: bool  # inside `if TYPE_CHECKING:`
+
+
+def project_modules() -> dict[str, Module]:
+    modules = {}
+    for package in PACKAGES:
+        for file in sorted((REPO / package).rglob("*.py")):
+            rel = file.relative_to(REPO)
+            parts = list(rel.with_suffix("").parts)
+            is_package = parts[-1] == "__init__"
+            name = ".".join(parts[:-1] if is_package else parts)
+            modules[name] = Module(name, rel.as_posix(), file.read_text(encoding="utf-8"),
+                                   is_package)
+    return modules
+
+
+def modules_from(sources: dict[str, str]) -> dict[str, Module]:
+    """Synthetic modules for the control tests: {"pkg/a.py": source}."""
+    modules = {}
+    for path, source in sources.items():
+        parts = path[:-3].split("/")
+        is_package = parts[-1] == "__init__"
+        name = ".".join(parts[:-1] if is_package else parts)
+        modules[name] = Module(name, path, textwrap.dedent(source), is_package)
+    return modules
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return ((isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+            or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+
+
+def _resolve(module: Module, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    base = module.name.split(".")
+    base = base if module.is_package else base[:-1]
+    base = base[:len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imports_of(module: Module, known: set[str]) -> list[Import]:
+    """Every import statement of `module`, with where it sits (module level, TYPE_CHECKING)."""
+    found: list[Import] = []
+
+    def visit(node: ast.AST, in_function: bool, in_type_checking: bool) -> None:
+        if isinstance(node, ast.Import):
+            found.extend(Import(a.name, None, not in_function, in_type_checking)
+                         for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(module, node)
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                target, name = (sub, None) if sub in known else (base, alias.name)
+                found.append(Import(target, name, not in_function, in_type_checking))
+        for child in ast.iter_child_nodes(node):
+            visit(child, in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                          ast.Lambda)),
+                  in_type_checking or (isinstance(node, ast.If) and _is_type_checking(node.test)
+                                       and child in node.body))
+
+    visit(module.tree, False, False)
+    return found
+
+
+def _within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+# ---------------------------------------------------------------------- the rules
+
+def engine_layer(modules: dict[str, Module]) -> set[str]:
+    items = set()
+    for module in modules.values():
+        if not _within(module.name, "mini_engine.engine"):
+            continue
+        for imp in imports_of(module, set(modules)):
+            above = _within(imp.target, "mini_engine") or _within(imp.target, "tui")
+            if (above and not _within(imp.target, "mini_engine.engine")
+                    and imp.target != "mini_engine.version"):
+                items.add(f"{module.path} imports {imp.target}")
+    return items
+
+
+def recording_layer(modules: dict[str, Module]) -> set[str]:
+    return {f"{module.path} imports {imp.target}"
+            for module in modules.values() if _within(module.name, "mini_engine.recording")
+            for imp in imports_of(module, set(modules))
+            if _within(imp.target, "mini_engine.engine.core")}
+
+
+def tui_import(modules: dict[str, Module]) -> set[str]:
+    items = set()
+    for module in modules.values():
+        if not _within(module.name, "mini_engine"):
+            continue
+        for imp in imports_of(module, set(modules)):
+            lazy_in_cli = not imp.module_level and _within(module.name, "mini_engine.cli")
+            if _within(imp.target, "tui") and not lazy_in_cli:
+                items.add(f"{module.path} imports {imp.target}")
+    return items
+
+
+def _import_bound_names(module: Module, known: set[str]) -> set[str]:
+    """Names bound to modules by this file's imports (`import a.b` binds `a`)."""
+    names = set()
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Import):
+            names.update(a.asname or a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(module, node)
+            names.update(a.asname or a.name for a in node.names
+                         if f"{base}.{a.name}" in known)
+    return names
+
+
+def _base_name(node: ast.expr) -> str | None:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def private_import(modules: dict[str, Module]) -> set[str]:
+    items = set()
+    for module in modules.values():
+        tree = module.tree
+        bound = _import_bound_names(module, set(modules))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                items.update(f"{module.path}: from {_resolve(module, node)} import {a.name}"
+                             for a in node.names if _is_private(a.name))
+            elif (isinstance(node, ast.Attribute) and _is_private(node.attr)
+                  and isinstance(node.value, (ast.Name, ast.Attribute))
+                  and _base_name(node.value) in bound):
+                items.add(f"{module.path}: {ast.unparse(node)}")
+    return items
+
+
+def _defined_private_names(tree: ast.Module) -> set[str]:
+    """Underscore names this module defines: its functions, classes, variables and fields."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+              and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+            names.add(node.attr)
+        elif (isinstance(node, ast.Assign) and isinstance(node.value, (ast.Tuple, ast.List))
+              and any(isinstance(t, ast.Name) and t.id == "__slots__" for t in node.targets)):
+            names.update(e.value for e in node.value.elts if isinstance(e, ast.Constant))
+        elif (isinstance(node, ast.Call) and len(node.args) >= 2
+              and isinstance(node.args[0], ast.Name) and node.args[0].id in ("self", "cls")
+              and isinstance(node.args[1], ast.Constant)
+              and ast.unparse(node.func) in ("setattr", "object.__setattr__")):
+            names.add(node.args[1].value)  # setattr(self, "_x", ...) in frozen dataclasses
+    return {n for n in names if isinstance(n, str) and _is_private(n)}
+
+
+def _is_own_object(node: ast.expr) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id in ("self", "cls")
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "super")
+
+
+def private_attribute(modules: dict[str, Module]) -> set[str]:
+    items = set()
+    for module in modules.values():
+        tree = module.tree
+        bound = _import_bound_names(module, set(modules))
+        own = _defined_private_names(tree) | PUBLIC_UNDERSCORE_NAMES
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and _is_private(node.attr)
+                    and not _is_own_object(node.value) and node.attr not in own
+                    and _base_name(node.value) not in bound):  # that is private_import
+                items.add(f"{module.path}: {ast.unparse(node)}")
+    return items
+
+
+def import_graph(modules: dict[str, Module]) -> dict[str, set[str]]:
+    """Module -> project modules it imports when it is imported (module level, not TYPE_CHECKING)."""
+    return {module.name: {imp.target for imp in imports_of(module, set(modules))
+                          if imp.module_level and not imp.type_checking
+                          and imp.target in modules and imp.target != module.name}
+            for module in modules.values()}
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Tarjan's algorithm: the strongly connected components of `graph`."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    components: list[set[str]] = []
+
+    def connect(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for succ in sorted(graph.get(node, ())):
+            if succ not in index:
+                connect(succ)
+                low[node] = min(low[node], low[succ])
+            elif succ in stack:
+                low[node] = min(low[node], index[succ])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                component.add(member)
+                if member == node:
+                    break
+            components.append(component)
+
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    return components
+
+
+def import_cycle(modules: dict[str, Module]) -> set[str]:
+    graph = import_graph(modules)
+    return {f"{a} -> {b}" for component in strongly_connected(graph) if len(component) > 1
+            for a in component for b in graph[a] if b in component}
+
+
+def module_lines(source: str) -> int:
+    """Physical lines of the file, blank lines, comments and docstrings included."""
+    return len(source.splitlines())
+
+
+def function_lines(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> int:
+    """Lines from the first body statement (the docstring, if any) to the function's last line,
+    not counting blank lines and comment-only lines; decorators and the signature are not
+    counted; nested functions count towards their enclosing function (and are checked too)."""
+    body = lines[node.body[0].lineno - 1:node.end_lineno]
+    return sum(1 for line in body if line.strip() and not line.strip().startswith("#"))
+
+
+def module_size(modules: dict[str, Module]) -> set[str]:
+    return {module.path for module in modules.values()
+            if module_lines(module.source) > MAX_MODULE_LINES}
+
+
+def _functions(tree: ast.Module):
+    """(qualified name, node) of every function and method, nested ones included."""
+    def walk(node: ast.AST, prefix: str):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield prefix + child.name, child
+                yield from walk(child, f"{prefix}{child.name}.")
+            elif isinstance(child, ast.ClassDef):
+                yield from walk(child, f"{prefix}{child.name}.")
+            else:
+                yield from walk(child, prefix)
+    yield from walk(tree, "")
+
+
+def function_size(modules: dict[str, Module]) -> set[str]:
+    items = set()
+    for module in modules.values():
+        lines = module.source.splitlines()
+        items.update(f"{module.path}:{name}" for name, node in _functions(module.tree)
+                     if function_lines(node, lines) > MAX_FUNCTION_LINES)
+    return items
+
+
+_TUI_MAIN_PROBE = textwrap.dedent("""
+    import runpy, sys
+    {extra}
+    sys.argv = ["tui", "--help"]
+    try:
+        runpy.run_module("tui", run_name="__main__", alter_sys=True)
+    except SystemExit:
+        pass
+    print()
+    print("CLI-LOADED", any(m == "mini_engine.cli" or m.startswith("mini_engine.cli.")
+                            for m in sys.modules))
+""")
+
+
+def tui_main_imports_cli(extra: str = "") -> set[str]:
+    """`python -m tui --help` in a fresh interpreter: is mini_engine.cli in sys.modules after?"""
+    result = subprocess.run([sys.executable, "-c", _TUI_MAIN_PROBE.format(extra=extra)],
+                            capture_output=True, text=True, timeout=120, cwd=REPO,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last in ("CLI-LOADED True", "CLI-LOADED False"), result.stdout[-500:]
+    return {"python -m tui"} if last == "CLI-LOADED True" else set()
+
+
+SOURCE_RULES = {
+    "engine_layer": engine_layer, "recording_layer": recording_layer, "tui_import": tui_import,
+    "private_import": private_import, "private_attribute": private_attribute,
+    "import_cycle": import_cycle, "module_size": module_size, "function_size": function_size,
+}
+
+
+@pytest.fixture(scope="module")
+def findings() -> dict[str, set[str]]:
+    modules = project_modules()
+    assert len(modules) >= 40 and "mini_engine.engine.request" in modules and "tui.app" in modules
+    found = {rule: check(modules) for rule, check in SOURCE_RULES.items()}
+    found["tui_main_imports_cli"] = tui_main_imports_cli()
+    return found
+
+
+def test_every_rule_has_a_ratchet_entry():
+    assert set(KNOWN_VIOLATIONS) == set(SOURCE_RULES) | {"tui_main_imports_cli"}
+
+
+@pytest.mark.parametrize("rule", sorted(KNOWN_VIOLATIONS))
+def test_rule_has_no_new_violations(findings, rule):
+    assert sorted(findings[rule] - KNOWN_VIOLATIONS[rule]) == []
+
+
+@pytest.mark.parametrize("rule", sorted(KNOWN_VIOLATIONS))
+def test_known_violations_are_still_real(findings, rule):
+    # A fixed item must leave KNOWN_VIOLATIONS, so the list can only shrink.
+    assert sorted(KNOWN_VIOLATIONS[rule] - findings[rule]) == []
+
+
+# ---------------------------------------------------------------------- controls: each can fail
+
+def test_engine_layer_checker_fails_on_imports_above_the_engine():
+    modules = modules_from({
+        "mini_engine/__init__.py": "from mini_engine.engine.a import A\n",
+        "mini_engine/version.py": "",
+        "mini_engine/engine/__init__.py": "",
+        "mini_engine/engine/a.py": """
+            import numpy
+            from mini_engine.engine import b
+            from mini_engine.version import __version__
+            from . import b as bb
+            from ..scenarios.spec import Scenario
+            def f():
+                import mini_engine
+        """,
+        "mini_engine/engine/b.py": "",
+        "mini_engine/scenarios/spec.py": "",
+    })
+    assert engine_layer(modules) == {"mini_engine/engine/a.py imports mini_engine.scenarios.spec",
+                                     "mini_engine/engine/a.py imports mini_engine"}
+
+
+def test_recording_layer_checker_fails_on_engine_core_imports():
+    modules = modules_from({
+        "mini_engine/recording/r.py": """
+            from mini_engine.engine.request import Request
+            from mini_engine.engine import core
+            from mini_engine.engine.core.sched.output import SchedulerOutput
+        """,
+        "mini_engine/engine/core/__init__.py": "",
+    })
+    assert recording_layer(modules) == {
+        "mini_engine/recording/r.py imports mini_engine.engine.core",
+        "mini_engine/recording/r.py imports mini_engine.engine.core.sched.output"}
+
+
+def test_tui_import_checker_allows_only_the_clis_lazy_import():
+    modules = modules_from({
+        "mini_engine/cli/tui_command.py": "def run():\n    from tui.app import DebuggerApp\n",
+        "mini_engine/cli/top.py": "import tui\n",
+        "mini_engine/debug/session.py": "def f():\n    import tui.app\n",
+        "tui/app.py": "import mini_engine\n",
+    })
+    assert tui_import(modules) == {"mini_engine/cli/top.py imports tui",
+                                   "mini_engine/debug/session.py imports tui.app"}
+
+
+def test_tui_main_probe_sees_the_cli_when_it_is_loaded():
+    assert tui_main_imports_cli("import mini_engine.cli") == {"python -m tui"}
+
+
+def test_private_import_checker_fails_on_underscore_names_of_other_modules():
+    modules = modules_from({
+        "pkg/__init__.py": "",
+        "pkg/m.py": "_hidden = 1\n",
+        "pkg/a.py": """
+            import os
+            from pkg import m
+            from pkg.m import _hidden, __doc__
+            from . import m as mm
+            os._exit
+            m._hidden
+            mm._hidden
+            os.path.join
+        """,
+    })
+    assert private_import(modules) == {"pkg/a.py: from pkg.m import _hidden",
+                                       "pkg/a.py: os._exit", "pkg/a.py: m._hidden",
+                                       "pkg/a.py: mm._hidden"}
+
+
+def test_private_attribute_checker_allows_only_own_objects_and_own_module_names():
+    modules = modules_from({"pkg/a.py": """
+        class Box:
+            __slots__ = ("_slot",)
+            def __init__(self, other):
+                self._items = []
+                self._helper()
+                other._items  # another Box: its class is defined here
+                other._slot
+            def _helper(self):
+                return super()._base
+        def peek(request, point):
+            point._replace(x=1)
+            return request._all_token_ids, request.state._index, request.__dict__
+    """})
+    assert private_attribute(modules) == {"pkg/a.py: request._all_token_ids",
+                                          "pkg/a.py: request.state._index"}
+
+
+def test_import_cycle_checker_fails_on_module_level_cycles_only():
+    modules = modules_from({
+        "pkg/__init__.py": "",
+        "pkg/a.py": "from pkg.b import B\nimport pkg.d\nimport pkg.e\n",
+        "pkg/b.py": "from pkg import c\n",
+        "pkg/c.py": "import pkg.a\n",
+        "pkg/d.py": "def f():\n    from pkg.a import A\n",  # lazy: no cycle
+        "pkg/e.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import A\n",
+    })
+    assert import_cycle(modules) == {"pkg.a -> pkg.b", "pkg.b -> pkg.c", "pkg.c -> pkg.a"}
+
+
+def test_size_checkers_fail_on_long_modules_and_functions():
+    long_body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    fits = f'def fits():\n    """Doc."""\n\n    # a comment\n{long_body[:-len("    x79 = 79")]}\n'
+    too_long = (f"class K:\n    @staticmethod\n    def method():\n"
+                f'        """Doc."""\n' + textwrap.indent(long_body, "    ") + "\n")
+    modules = modules_from({"pkg/a.py": fits + too_long,
+                            "pkg/big.py": "\n" * MAX_MODULE_LINES + "x = 1\n",
+                            "pkg/ok.py": "\n" * (MAX_MODULE_LINES - 1) + "x = 1\n"})
+    assert function_size(modules) == {"pkg/a.py:K.method"}
+    assert module_size(modules) == {"pkg/big.py"}
+    node = next(n for n in ast.walk(modules["pkg.a"].tree)
+                if isinstance(n, ast.FunctionDef) and n.name == "fits")
+    assert function_lines(node, modules["pkg.a"].source.splitlines()) == MAX_FUNCTION_LINES
+
+
+# ---------------------------------------------------------------------- mini_engine never imports textual
 
 def _textual_imports(source: str) -> list[str]:
     found = []
