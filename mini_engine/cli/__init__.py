@@ -24,9 +24,9 @@ from mini_engine.cli.common import (EXIT_FAIL, EXIT_INTERRUPT, EXIT_OK, EXIT_USA
                                     report_error)
 from mini_engine.engine.config import ConfigError, EngineConfig
 from mini_engine.errors import MiniEngineError, error_line
+from mini_engine.sources import is_recording_path, open_scenario, open_source
 
 PROGRESS_DELAY = 0.5  # seconds before a progress bar appears
-RECORD_BATCH = 256
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,38 +79,15 @@ def _progress(label: str, total: int | None = None,
 
 # ----------------------------------------------------------------------------- loading
 
-def _is_recording_path(arg: str) -> bool:
-    return arg.endswith(".jsonl")
-
-
-def _load_scenario(arg: str):
-    from mini_engine.scenarios.catalog import resolve_scenario
-    from mini_engine.scenarios.loader import load_scenario
-    return load_scenario(resolve_scenario(arg))
-
-
-def _record(scenario, until: int | None = None, label: str | None = None):
-    """Record a scenario (up to `until` steps), with a progress bar for long runs."""
-    from mini_engine.recording.store import Recorder
-    total = until
-    if total is None and scenario.expect is not None:
-        total = scenario.expect.total_steps
-    with _progress(label or f"recording {scenario.name}", total) as update:
-        recorder = Recorder(scenario)
-        rec = recorder.recording
-        while not recorder.done and (until is None or rec.num_steps < until):
-            n = RECORD_BATCH if until is None else min(RECORD_BATCH, until - rec.num_steps)
-            recorder.advance(n)
-            update(rec.num_steps)
-    return rec
+def _record(source, until: int | None = None, label: str | None = None):
+    """A source's recording (recorded now, up to `until` steps), with a progress bar."""
+    with _progress(label or f"recording {source.name}", source.expected_steps(until)) as update:
+        return source.recording(until, update)
 
 
 def _load_recording(arg: str, until: int | None = None):
     """A Recording from a .jsonl file, or by recording a scenario file / bundled name."""
-    if _is_recording_path(arg):
-        from mini_engine.recording.jsonl import load_jsonl
-        return load_jsonl(arg)
-    return _record(_load_scenario(arg), until)
+    return _record(open_source(arg), until)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -119,7 +96,7 @@ def _cmd_run(args) -> int:
     rec = _load_recording(args.scenario, args.until)
     out = sys.stdout
     if args.format == "jsonl":
-        if args.until is not None and _is_recording_path(args.scenario):
+        if args.until is not None and is_recording_path(args.scenario):
             raise UsageError("--until cannot cut a loaded recording in --format jsonl")
         from mini_engine.recording.jsonl import save_jsonl
         save_jsonl(rec, out)
@@ -145,7 +122,7 @@ def _cmd_validate(args) -> int:
     failed = 0
     for path in args.files:
         try:
-            sc = _load_scenario(path)
+            sc = open_scenario(path)
         except MiniEngineError as e:
             report_error(e)
             failed += 1
@@ -270,12 +247,8 @@ def _cmd_check(args) -> int:
     passed = failed = skipped = errors = 0
     for arg in args.scenarios:
         try:
-            if _is_recording_path(arg):
-                rec = _load_recording(arg)
-                scenario = rec.scenario
-            else:
-                scenario = _load_scenario(arg)
-                rec = None
+            source = open_source(arg)
+            scenario = source.scenario
             if not _has_expectations(scenario.expect):
                 if args.allow_missing:
                     print(f"SKIP {scenario.name}: no expect block")
@@ -285,8 +258,7 @@ def _cmd_check(args) -> int:
                           f"(add one, or pass --allow-missing)")
                     failed += 1
                 continue
-            if rec is None:
-                rec = _record(scenario, label=f"checking {scenario.name}")
+            rec = _record(source, label=f"checking {scenario.name}")
             diffs = expect_differences(scenario, rec)
         except (MiniEngineError, ValueError, OSError) as e:
             print(error_line(e), file=sys.stderr)
@@ -314,12 +286,8 @@ def _cmd_tui(args) -> int:
     from mini_engine.scenarios.catalog import DEFAULT_SCENARIO
     path = args.path or DEFAULT_SCENARIO
     # Load before the UI starts, so a bad file is one line on stderr and a non-zero exit.
-    if _is_recording_path(path):
-        from mini_engine.recording.jsonl import load_jsonl
-        loaded = load_jsonl(path)
-    else:
-        loaded = _load_scenario(path)
-    DebuggerApp(loaded, path=path).run()
+    source = open_source(path)
+    DebuggerApp(source.loaded or source.scenario, path=path).run()
     return EXIT_OK
 
 

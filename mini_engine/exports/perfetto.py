@@ -39,7 +39,7 @@ from typing import IO, Callable, Iterator
 
 from mini_engine.recording.store import DECODE, PREFILL_CHUNK, STEP_KIND_NAMES, Recording
 from mini_engine.scenarios.spec import Scenario
-from mini_engine.exports.source import as_recording
+from mini_engine.sources import as_recording
 
 STEP_US = 1000
 PID = 1

@@ -28,7 +28,7 @@ from typing import IO, Iterator
 
 from mini_engine.recording.store import DECODE, Recording
 from mini_engine.scenarios.spec import Scenario
-from mini_engine.exports.source import as_recording
+from mini_engine.sources import as_recording
 
 HEADER = ("step", "scheduled", "budget", "running", "waiting (why)", "finished", "KV")
 MAX_NAMES = 8

@@ -38,7 +38,7 @@ from typing import IO, Iterator
 
 from mini_engine.recording.store import DECODE, Recording
 from mini_engine.scenarios.spec import Scenario
-from mini_engine.exports.source import as_recording
+from mini_engine.sources import as_recording
 
 DEFAULT_STATS_INTERVAL = 10
 ENGINE_PREFIX = "Engine 000: "
