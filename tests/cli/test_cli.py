@@ -15,7 +15,7 @@ import pytest
 from mini_engine import __version__
 from mini_engine.cli import main
 from mini_engine.recording.jsonl import load_jsonl
-from mini_engine.recording.store import record
+from mini_engine.recording.recorder import record
 from mini_engine.scenarios.catalog import resolve_scenario
 from mini_engine.scenarios.loader import load_scenario
 
@@ -341,6 +341,15 @@ def test_schema_is_json(capsys):
     assert {"name", "description", "requests"} <= set(schema["properties"])
 
 
+def test_schema_recording(capsys):
+    jsonl = pytest.importorskip("mini_engine.recording.jsonl")
+    if not hasattr(jsonl, "recording_json_schema"):
+        pytest.skip("recording_json_schema() is not in mini_engine.recording.jsonl yet")
+    code, out, err = run(capsys, "schema", "--recording")
+    assert (code, err) == (0, [])
+    assert json.loads("\n".join(out)) == jsonl.recording_json_schema()
+
+
 def test_export_perfetto(capsys, tmp_path):
     path = tmp_path / "kv.json"
     code, out, _ = run(capsys, "export", "kv_preemption", "--perfetto", str(path))
@@ -399,13 +408,58 @@ def test_tui_with_a_bad_file_exits_2_before_the_ui_starts(capsys, monkeypatch, t
     assert err == [f"{bad}:1: description: missing required key 'description'"]
 
 
-def test_keyboard_interrupt_exits_130_quietly(capsys, monkeypatch):
+def test_python_m_tui_opens_the_source_first(capsys, monkeypatch, tmp_path):
+    import tui.app
+    from tui.__main__ import main as tui_main
+
+    seen = []
+
+    class FakeApp:
+        def __init__(self, source=None, path=None):
+            seen.append((type(source).__name__, source.name, path))
+
+        def run(self):
+            seen.append("ran")
+
+    monkeypatch.setattr(tui.app, "DebuggerApp", FakeApp)
+    assert tui_main(["kv_preemption"]) == 0
+    assert tui_main([]) == 0
+    assert seen == [("Scenario", "kv_preemption", "kv_preemption"), "ran",
+                    ("Scenario", "hello", "hello"), "ran"]
+    capsys.readouterr()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\n")
+    assert tui_main([str(bad)]) == 2
+    assert capsys.readouterr().err == f"{bad}:1: description: missing required key " \
+                                      f"'description'\n"
+    assert tui_main(["a", "b"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["python -m tui: error: expected at most one SOURCE, got a b "
+                   "(see 'python -m tui --help')"]
+    assert tui_main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m tui [SOURCE]")
+    assert len(seen) == 4  # no app started for the bad calls
+
+
+def test_every_command_is_one_module():
     import mini_engine.cli as cli
+    from mini_engine.cli import build_parser
+    minimal_args = {"run": ["hello"], "validate": ["a.yaml"], "export": ["hello", "--jsonl", "o"],
+                    "trace": ["hi"], "schema": [], "check": ["hello"], "tui": []}
+    assert [command.NAME for command in cli.COMMANDS] == list(minimal_args)
+    for command in cli.COMMANDS:
+        assert command.__name__ == f"mini_engine.cli.{command.NAME}"
+        args = build_parser().parse_args([command.NAME, *minimal_args[command.NAME]])
+        assert (args.command, args.func) == (command.NAME, command.cmd)
+
+
+def test_keyboard_interrupt_exits_130_quietly(capsys, monkeypatch):
+    import mini_engine.cli.schema as schema_command
 
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_cmd_schema", interrupted)
+    monkeypatch.setattr(schema_command, "cmd", interrupted)
     code, out, err = run(capsys, "schema")
     assert (code, out, err) == (130, [], [])
 

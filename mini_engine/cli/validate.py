@@ -1,0 +1,36 @@
+"""`mini-engine validate`: load scenario files and report each one on one line."""
+
+from __future__ import annotations
+
+from mini_engine.cli.common import EXIT_FAIL, EXIT_OK, examples, report_error
+from mini_engine.errors import MiniEngineError
+
+NAME = "validate"
+
+
+def subparser_init(subparsers) -> None:
+    import argparse
+    val = subparsers.add_parser(
+        NAME, help="check scenario files for errors",
+        description="Load each scenario file (or bundled name): 'ok NAME (N requests)' on "
+                    "stdout, or its one-line error on stderr. Exit 1 if any file is bad.",
+        epilog=examples("mini-engine validate hello kv_preemption"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    val.add_argument("files", nargs="+", metavar="FILE")
+    val.set_defaults(func=cmd)
+
+
+def cmd(args) -> int:
+    from mini_engine.sources import open_scenario
+
+    failed = 0
+    for path in args.files:
+        try:
+            scenario = open_scenario(path)
+        except MiniEngineError as e:
+            report_error(e)
+            failed += 1
+            continue
+        n = len(scenario.requests)
+        print(f"ok {scenario.name} ({n} request{'s' if n != 1 else ''})")
+    return EXIT_FAIL if failed else EXIT_OK
