@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mini_engine.engine.config import EngineConfig  # noqa: E402
 from mini_engine.recording.jsonl import load_jsonl, save_jsonl  # noqa: E402
-from mini_engine.recording.store import record  # noqa: E402
+from mini_engine.recording.recorder import record  # noqa: E402
 from mini_engine.scenarios.runner import ScenarioRunner  # noqa: E402
 from mini_engine.engine.sampling_params import SamplingParams  # noqa: E402
 from mini_engine.scenarios.spec import ModelSpec, RequestSpec, Scenario  # noqa: E402

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mini_engine.engine.config import EngineConfig
-from mini_engine.recording.store import STATUS_NAMES
+from mini_engine.recording.codes import STATUS_NAMES
 from mini_engine.scenarios.runner import ScenarioRunner
 from mini_engine.engine.sampling_params import SamplingParams
 from mini_engine.scenarios.spec import ModelSpec, RequestSpec, Scenario, ScenarioEvent

@@ -16,8 +16,9 @@ from typing import Any
 
 from mini_engine.errors import MiniEngineError
 from mini_engine.debug.conditions import ConditionError, Node, evaluate, names_in, parse_condition
-from mini_engine.recording.store import (EVENT_KINDS, PENDING, STATUS_NAMES, STEP_KIND_NAMES,
-                                         WAITING_REASONS, Recording, StepRecord, StepState)
+from mini_engine.recording.codes import (EVENT_KINDS, PENDING, STATUS_NAMES, STEP_KIND_NAMES, WAITING_REASONS)
+from mini_engine.recording.store import Recording
+from mini_engine.recording.records import StepRecord, StepState
 
 # Event kinds a breakpoint can stop on; "status" = any status change of one request.
 BREAK_EVENTS = ("preemption", "finish", "admission", "resume", "abort", "ignore", "kv_full",

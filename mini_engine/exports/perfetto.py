@@ -37,7 +37,9 @@ import os
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
-from mini_engine.recording.store import DECODE, PREFILL_CHUNK, STEP_KIND_NAMES, Recording
+from mini_engine.recording.codes import DECODE, PREFILL_CHUNK, STEP_KIND_NAMES
+
+from mini_engine.recording.store import Recording
 from mini_engine.scenarios.spec import Scenario
 from mini_engine.sources import as_recording
 

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 from typing import IO, Iterator
 
-from mini_engine.recording.store import DECODE, Recording
+from mini_engine.recording.codes import DECODE
+
+from mini_engine.recording.store import Recording
 from mini_engine.scenarios.spec import Scenario
 from mini_engine.sources import as_recording
 

@@ -1,9 +1,12 @@
-"""JSONL recordings: a versioned header line, one line per step (its `StepDelta`), a final line.
+"""JSONL recordings, format v2 (format.py): save a run's emitted stream, load it back.
 
-Lines are written and read one at a time (never the whole file in memory); loading
-replays the deltas through `Recording._apply`, the same code the recorder uses, so
-the loaded recording compares equal to the original. Every problem is a one-line
-`RecordingError` naming the file, the line and what is wrong.
+Saving writes what the engine emitted, frame by frame: a recording made by mini_engine
+is deterministic, so its stream is produced again by replaying its scenario (the
+header holds it) rather than kept in memory. Loading validates each line (pydantic,
+strict) and feeds it to the same `RecordingBuilder` a live run uses, so a loaded
+recording compares equal to the original. Lines are read and written one at a time;
+a file is written to a temporary name and renamed, so a failed save leaves nothing
+half-written. Every problem is one `RecordingError` line naming file, line and field.
 """
 
 from __future__ import annotations
@@ -11,18 +14,25 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import IO
+import tempfile
+from typing import IO, Callable, Iterator
 
-import numpy as np
+from pydantic import ValidationError
 
 from mini_engine.engine.config import EngineConfig
-from mini_engine.errors import MiniEngineError
-from mini_engine.recording.store import Happening, Recording, StepDelta, StepMetrics, _ro
+from mini_engine.engine.events import EngineStep, ScheduleView, event_from_dict, event_to_dict
 from mini_engine.engine.sampling_params import SamplingParams
-from mini_engine.scenarios.spec import (Expect, GenerateSpec, ModelSpec, RequestSpec, Scenario, ScenarioEvent)
+from mini_engine.errors import MiniEngineError
+from mini_engine.recording.format import (FORMAT, VERSION, FinalLine, Header, Step,
+                                          recording_json_schema)
+from mini_engine.recording.recorder import RecordingBuilder, emitted_frames
+from mini_engine.recording.store import Recording
+from mini_engine.scenarios.spec import (Expect, GenerateSpec, ModelSpec, RequestSpec, Scenario,
+                                        ScenarioEvent)
+from mini_engine.version import __version__
 
-FORMAT = "mini-engine-recording"
-VERSION = 1
+__all__ = ["FORMAT", "VERSION", "RecordingError", "iter_lines", "load_jsonl",
+           "recording_json_schema", "save_jsonl"]
 
 
 class RecordingError(MiniEngineError):
@@ -34,97 +44,128 @@ class RecordingError(MiniEngineError):
         super().__init__(message, path=path, line=line)
 
 
-# ----------------------------------------------------------------------------- scenario
+# ----------------------------------------------------------------------------- header
 
-def scenario_to_dict(sc: Scenario) -> dict:
-    def req(r: RequestSpec) -> dict:
-        return {"request_id": r.request_id, "sampling_params": dataclasses.asdict(r.sampling_params),
-                "prompt": r.prompt,
-                "prompt_token_ids": list(r.prompt_token_ids) if r.prompt_token_ids is not None
-                else None, "priority": r.priority, "arrival_step": r.arrival_step}
+def _plain(value):
+    """Tuples as lists, recursively (JSON's shape)."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def header_dict(sc: Scenario) -> dict:
+    """The header line of a recording of `sc`."""
+    requests = []
+    for r in sc.requests:
+        d = {f.name: getattr(r, f.name) for f in dataclasses.fields(r)}
+        d["sampling_params"] = dataclasses.asdict(r.sampling_params)
+        requests.append(_plain(d))
     return {
-        "name": sc.name, "description": sc.description, "engine": sc.engine.to_dict(),
-        "model": dataclasses.asdict(sc.model), "requests": [req(r) for r in sc.requests],
-        "events": [dataclasses.asdict(e) for e in sc.events],
-        "expect": dataclasses.asdict(sc.expect) if sc.expect is not None else None,
-        "source": sc.source,
-        "generate": dataclasses.asdict(sc.generate) if sc.generate is not None else None,
+        "format": FORMAT, "version": VERSION,
+        "producer": {"name": "mini-engine", "version": __version__},
+        "engine": sc.engine.to_dict(), "requests": requests,
+        "scenario": _plain({
+            "name": sc.name, "description": sc.description,
+            "model": dataclasses.asdict(sc.model),
+            "events": [dataclasses.asdict(e) for e in sc.events],
+            "expect": dataclasses.asdict(sc.expect) if sc.expect is not None else None,
+            "source": sc.source,
+            "generate": dataclasses.asdict(sc.generate) if sc.generate is not None else None}),
     }
 
 
-def scenario_from_dict(d: dict) -> Scenario:
+def scenario_from_header(h: Header) -> Scenario:
+    d = h.scenario
     gen = d.get("generate")
     if gen is not None:
         gen = GenerateSpec(**{**gen, "prompt_len": tuple(gen["prompt_len"]),
                               "max_tokens": tuple(gen["max_tokens"])})
+    requests = []
+    for r in h.requests:
+        fields = r.model_dump(exclude_unset=False)
+        fields["sampling_params"] = SamplingParams(**fields["sampling_params"])
+        if fields["prompt_token_ids"] is not None:
+            fields["prompt_token_ids"] = tuple(fields["prompt_token_ids"])
+        requests.append(RequestSpec(**{k: v for k, v in fields.items() if v is not None
+                                       or k in ("prompt", "prompt_token_ids")}))
     return Scenario(
-        name=d["name"], description=d["description"], engine=EngineConfig(**d["engine"]),
-        model=ModelSpec(**d["model"]),
-        requests=tuple(RequestSpec(
-            request_id=r["request_id"], sampling_params=SamplingParams(**r["sampling_params"]),
-            prompt=r["prompt"],
-            prompt_token_ids=tuple(r["prompt_token_ids"]) if r["prompt_token_ids"] is not None
-            else None, priority=r["priority"], arrival_step=r["arrival_step"])
-            for r in d["requests"]),
+        name=d["name"], description=d["description"], engine=EngineConfig(**h.engine),
+        model=ModelSpec(**d["model"]), requests=tuple(requests),
         events=tuple(ScenarioEvent(**e) for e in d["events"]),
         expect=Expect(**d["expect"]) if d.get("expect") is not None else None,
         source=d.get("source"), generate=gen)
 
 
-# ----------------------------------------------------------------------------- steps
+# ----------------------------------------------------------------------------- lines
 
-def delta_to_dict(d: StepDelta) -> dict:
-    return {
-        "step": d.step,
-        "sched": [d.sched_req.tolist(), d.sched_tokens.tolist(), d.sched_kind.tolist()],
-        "rows": d.rows.tolist(),
-        "tables": [[ri, op, list(blocks)] for ri, op, blocks in d.table_ops],
-        "blocks": d.block_changes.tolist(),
-        "happened": [h.to_dict() for h in d.happenings],
-        "reported": list(d.reported_finished),
-        "metrics": dataclasses.asdict(d.metrics),
-    }
+def step_dict(step: EngineStep | None, after: tuple, frame: int) -> dict:
+    """One frame's line: the engine's record of the step (none for frame 0) and what followed."""
+    line: dict = {"step": frame}
+    if step is not None:
+        line["scheduled"] = [[rid, n, t] for (rid, n), t in zip(step.scheduled, step.sampled)]
+        line["events"] = [event_to_dict(e) for e in step.events]
+        line["finished"] = list(step.finished)
+        line["at_schedule"] = step.at_schedule._asdict()
+        line["stats"] = {k: getattr(step, k) for k in (
+            "num_free_blocks", "kv_cache_usage", "num_running", "num_waiting",
+            "prefix_cache_queries", "prefix_cache_hits", "num_preemptions")}
+    line["after"] = [event_to_dict(e) for e in after]
+    return line
 
 
-def delta_from_dict(o: dict) -> StepDelta:
-    req, tok, kind = o["sched"]
-    rows = np.array(o["rows"], dtype=np.int64).reshape(-1, 7)
-    blocks = np.array(o["blocks"], dtype=np.int32).reshape(-1, 2)
-    return StepDelta(
-        step=int(o["step"]), sched_req=_ro(np.array(req, dtype=np.int32)),
-        sched_tokens=_ro(np.array(tok, dtype=np.int32)),
-        sched_kind=_ro(np.array(kind, dtype=np.int8)), rows=_ro(rows),
-        table_ops=tuple((int(ri), int(op), tuple(b)) for ri, op, b in o["tables"]),
-        block_changes=_ro(blocks), happenings=tuple(Happening(**h) for h in o["happened"]),
-        reported_finished=tuple(o["reported"]), metrics=StepMetrics(**o["metrics"]))
+def _engine_step(s: Step) -> EngineStep:
+    st = s.stats
+    return EngineStep(
+        step=s.step, scheduled=tuple((rid, n) for rid, n, _ in s.scheduled),
+        sampled=tuple(t for _, _, t in s.scheduled),
+        events=tuple(event_from_dict(e.model_dump()) for e in s.events), num_before=0,
+        finished=tuple(s.finished), at_schedule=ScheduleView(**s.at_schedule.model_dump()),
+        num_free_blocks=st.num_free_blocks, kv_cache_usage=st.kv_cache_usage,
+        num_running=st.num_running, num_waiting=st.num_waiting,
+        prefix_cache_queries=st.prefix_cache_queries, prefix_cache_hits=st.prefix_cache_hits,
+        num_preemptions=st.num_preemptions)
 
 
 def _dumps(obj) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-# ----------------------------------------------------------------------------- save / load
+# ----------------------------------------------------------------------------- save
 
-def save_jsonl(recording: Recording, path_or_file: str | os.PathLike | IO[str]) -> None:
-    """Write the recording line by line (header, one line per frame, final outputs line)."""
-    if isinstance(path_or_file, (str, os.PathLike)):
-        with open(path_or_file, "w", encoding="utf-8", newline="\n") as f:
-            _write(recording, f)
-    else:
-        _write(recording, path_or_file)
+def iter_lines(rec: Recording, progress: Callable[[int], None] | None = None) -> Iterator[str]:
+    """The recording's JSONL lines (newline included), its run replayed up to its last frame."""
+    yield _dumps(header_dict(rec.scenario)) + "\n"
+    frame = -1
+    for frame, (step, after) in enumerate(emitted_frames(rec.scenario)):
+        if frame > rec.num_steps:
+            break
+        yield _dumps(step_dict(step, after, frame)) + "\n"
+        if progress is not None and frame % 256 == 0:
+            progress(frame)
+    yield _dumps({"final": {"num_steps": rec.num_steps, "complete": rec.complete}}) + "\n"
 
 
-def _write(rec: Recording, f: IO[str]) -> None:
-    from mini_engine.version import __version__
-    f.write(_dumps({"format": FORMAT, "version": VERSION, "tool_version": __version__,
-                    "scenario": scenario_to_dict(rec.scenario),
-                    "engine_config": rec.config.to_dict(),
-                    "num_steps": rec.num_steps, "complete": rec.complete}) + "\n")
-    for d in rec.deltas():
-        f.write(_dumps(delta_to_dict(d)) + "\n")
-    f.write(_dumps({"final": {"outputs": [list(rec.output_token_ids(r))
-                                          for r in rec.request_ids]}}) + "\n")
+def save_jsonl(recording: Recording, path_or_file: str | os.PathLike | IO[str],
+               progress: Callable[[int], None] | None = None) -> None:
+    """Write the recording (header, one line per frame, final line); atomically to a path."""
+    if not isinstance(path_or_file, (str, os.PathLike)):
+        path_or_file.writelines(iter_lines(recording, progress))
+        return
+    target = os.fspath(path_or_file)
+    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".jsonl",
+                               dir=os.path.dirname(os.path.abspath(target)))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.writelines(iter_lines(recording, progress))
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
+
+# ----------------------------------------------------------------------------- load
 
 def load_jsonl(path: str | os.PathLike) -> Recording:
     """Rebuild a Recording from a JSONL file without the engine; RecordingError if it's bad."""
@@ -144,66 +185,83 @@ def load_jsonl(path: str | os.PathLike) -> Recording:
             raise RecordingError(name, None, "not a text file (invalid UTF-8)") from None
 
 
-def _parse(name: str, lineno: int, line: str) -> dict:
+def _validate(model, name: str, lineno: int, line: str):
+    """Parse one line with `model`; the first defect as `file:line: field: message`."""
     if not line.endswith("\n"):
         raise RecordingError(name, lineno, "truncated line (no newline at the end)")
     try:
-        obj = json.loads(line)
+        return model.model_validate_json(line)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "json_invalid":
+            raise RecordingError(name, lineno, f"invalid JSON: {err['msg']}") from None
+        raise RecordingError(name, lineno, f"{where}: {err['msg']}" if where
+                             else err["msg"]) from None
+
+
+def _check_header(name: str, line: str) -> Header:
+    try:
+        first = json.loads(line)
     except json.JSONDecodeError as e:
-        raise RecordingError(name, lineno, f"invalid JSON: {e.msg} at column {e.colno}") from None
-    if not isinstance(obj, dict):
-        raise RecordingError(name, lineno, f"expected a JSON object, got {type(obj).__name__}")
-    return obj
+        raise RecordingError(name, 1, f"invalid JSON: {e.msg} at column {e.colno}") from None
+    if not isinstance(first, dict) or first.get("format") != FORMAT:
+        got = first.get("format") if isinstance(first, dict) else type(first).__name__
+        raise RecordingError(name, 1, f"not a mini-engine recording (format is {got!r}, "
+                                      f"expected {FORMAT!r})")
+    if first.get("version") != VERSION:
+        raise RecordingError(name, 1, f"unsupported recording version {first.get('version')!r}: "
+                                      f"this tool reads version {VERSION} (record the scenario "
+                                      f"again with `mini-engine export SCENARIO --jsonl OUT`)")
+    return _validate(Header, name, 1, line)
 
 
 def _read(name: str, f: IO[str]) -> Recording:
     first = f.readline()
     if not first:
         raise RecordingError(name, 1, "empty file: expected a mini-engine-recording header")
-    header = _parse(name, 1, first)
-    if header.get("format") != FORMAT:
-        raise RecordingError(name, 1, f"not a mini-engine recording "
-                                      f"(format is {header.get('format')!r}, expected {FORMAT!r})")
-    if header.get("version") != VERSION:
-        raise RecordingError(name, 1, f"unsupported recording version {header.get('version')!r} "
-                                      f"(this tool reads version {VERSION})")
+    header = _check_header(name, first)
     try:
-        scenario = scenario_from_dict(header["scenario"])
-    except Exception as e:  # noqa: BLE001 - any malformed field becomes one line
-        raise RecordingError(name, 1, f"bad scenario in header: {type(e).__name__}: {e}") from None
-    rec = Recording(scenario, tool_version=header.get("tool_version"))
-    expected = header.get("num_steps")
+        scenario = scenario_from_header(header)
+    except (MiniEngineError, ValueError, TypeError, KeyError) as e:
+        raise RecordingError(name, 1, f"bad header: {e}") from None
+    builder = RecordingBuilder(scenario)
     lineno = 1
-    final = None
     for line in f:
         lineno += 1
-        obj = _parse(name, lineno, line)
-        if "final" in obj:
-            final = obj["final"]
-            break
-        try:
-            delta = delta_from_dict(obj)
-        except Exception as e:  # noqa: BLE001
-            raise RecordingError(name, lineno, f"bad step line: {type(e).__name__}: {e}") from None
-        if delta.step != rec.num_steps + 1:
-            raise RecordingError(name, lineno, f"expected step {rec.num_steps + 1}, "
-                                               f"found step {delta.step}")
-        try:
-            rec._apply(delta)
-        except Exception as e:  # noqa: BLE001
-            raise RecordingError(name, lineno, f"inconsistent step {delta.step}: "
-                                               f"{type(e).__name__}: {e}") from None
-    if final is None:
-        raise RecordingError(name, lineno, f"truncated: ends after step {rec.num_steps}"
-                                           f" without the final line")
-    if expected is not None and expected != rec.num_steps:
-        raise RecordingError(name, lineno, f"header says {expected} steps, found {rec.num_steps}")
-    outputs = final.get("outputs")
-    if not isinstance(outputs, list) or len(outputs) != len(rec.request_ids):
-        raise RecordingError(name, lineno, "final line: outputs must list one entry per request")
+        if line.startswith('{"final"'):
+            return _finish(name, lineno, line, f, builder)
+        step = _validate(Step, name, lineno, line)
+        _add_frame(name, lineno, builder, step)
+    raise RecordingError(name, lineno, f"truncated: ends after step "
+                                       f"{builder.recording.num_steps} without the final line")
+
+
+def _add_frame(name: str, lineno: int, builder: RecordingBuilder, step: Step) -> None:
+    expected = builder.recording.num_steps + 1
+    if step.step != expected:
+        raise RecordingError(name, lineno, f"step: expected {expected}, found {step.step}")
+    if step.step > 0 and (step.stats is None or step.at_schedule is None):
+        raise RecordingError(name, lineno, "stats: a step after 0 needs stats and at_schedule")
+    try:
+        after = tuple(event_from_dict(e.model_dump()) for e in step.after)
+        if step.step == 0:
+            builder.begin(after)
+        else:
+            builder.add_step(_engine_step(step), after)
+    except (KeyError, ValueError, IndexError, TypeError) as e:
+        raise RecordingError(name, lineno, f"inconsistent step {step.step}: "
+                                           f"{type(e).__name__}: {e}") from None
+
+
+def _finish(name: str, lineno: int, line: str, f: IO[str], builder: RecordingBuilder) -> Recording:
+    final = _validate(FinalLine, name, lineno, line).final
+    rec = builder.recording
+    if final.num_steps != rec.num_steps:
+        raise RecordingError(name, lineno, f"final.num_steps: says {final.num_steps}, "
+                                           f"the file has {rec.num_steps}")
     if f.readline():
         raise RecordingError(name, lineno + 1, "unexpected data after the final line")
-    rec._finish({i: tuple(o) for i, o in enumerate(outputs)})
-    if not header.get("complete", True):
-        rec.complete = False
+    if final.complete:
+        builder.finish()
     return rec

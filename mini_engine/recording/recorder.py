@@ -1,303 +1,407 @@
-"""`Recorder`: runs a scenario step by step and grows its `Recording` (see recording.py).
+"""Build a `Recording` from what an engine emits, and nothing else.
 
-It reads the engine from outside after each step, doing O(scheduled + changes)
-work: what was scheduled, the rows of requests whose counters changed otherwise,
-block-table operations, KV block-state changes, happenings and metrics, packed
-into one `StepDelta`. Kept apart from recording.py, which only stores and answers.
+`RecordingBuilder` takes a header (the scenario: requests and engine settings), then
+per step the engine's `EngineStep` record plus the events emitted after it at the
+same step number (arrivals, aborts, resets). From the request events it sets each
+request's counters and queue position; from the KV events it keeps its own mirror
+of block reference counts and cached hashes, which gives the KV map and the block
+tables. Why a request waits comes from the scheduler's `AdmissionStopped` event.
+The same builder serves a live run (`Recorder`), a JSONL file and, later, a
+capture of a real vLLM server: the three can only differ in what they emitted.
 """
 
 from __future__ import annotations
 
-from operator import itemgetter
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from mini_engine.recording.store import (BLOCK_CACHED_FREE, BLOCK_FREE, BLOCK_IN_USE, BLOCK_SHARED, DECODE,
-                        OP_APPEND, OP_CLEAR, OP_SET, PREFILL_CHUNK, PREFILL_LAST, STATUS_NAMES,
-                        _ABORTED, _FINISHED_MIN, _IGNORED, _NO_CHANGES, _NO_ROWS, _PREEMPTED,
-                        _RUNNING, Happening, Recording, StepDelta, StepMetrics, _ro)
-from mini_engine.engine.request import RequestStatus
-from mini_engine.scenarios.runner import ScenarioRunner, StepResult
+from mini_engine.engine.events import EngineStep
+from mini_engine.recording.codes import (ABORTED, BLOCK_CACHED_FREE, BLOCK_FREE, BLOCK_IN_USE,
+                                         BLOCK_SHARED, DECODE, IGNORED, NO_CHANGES, NO_ROWS,
+                                         OP_APPEND, OP_CLEAR, PENDING, PREEMPTED, PREFILL_CHUNK,
+                                         PREFILL_LAST, RUNNING, STATUS_CODE, STATUS_NAMES, WAITING,
+                                         read_only)
+from mini_engine.recording.records import Happening, StepDelta, StepMetrics
+from mini_engine.recording.store import Recording
+from mini_engine.scenarios.runner import ScenarioRunner
 from mini_engine.scenarios.spec import Scenario
+
+_NO_SAMPLES = read_only(np.zeros(0, np.int32))
+
+
+class _Frame:
+    """What one step changes, collected while its events are read."""
+
+    def __init__(self) -> None:
+        self.values: dict[int, dict] = {}  # request index -> new column values
+        self.table_ops: list[tuple] = []
+        self.blocks: list[int] = []  # blocks whose state may have changed
+        self.scheduling: list[Happening] = []  # preemptions, admissions (schedule order)
+        self.updates: list[Happening] = []  # finishes and ignores of update_from_output
+        self.after: list[Happening] = []  # arrivals, aborts, resets after the step
+        self.stop = None  # the AdmissionStopped event, if any
+        self.hits: dict[int, int] = {}  # admitted request index -> computed tokens at admission
+        self.running_delta = 0  # after-step changes to the engine's running/waiting counts
+        self.waiting_delta = 0
+
+    def set(self, ri: int, **values) -> None:
+        self.values.setdefault(ri, {}).update(values)
+
+
+class RecordingBuilder:
+    """Grows `self.recording` from a header, then one `add_step` per engine step."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.recording = rec = Recording(scenario)
+        self._index_of = dict(rec.request_index)
+        self._sorted_queue = scenario.engine.policy == "priority"
+        self._front = 0  # FCFS keys: prepends go down, appends go up
+        self._back = 0
+        self._admit_seq = 0
+        self._arrivals = 0
+        self._arrival_key: dict[int, int] = {}  # request index -> arrival order (priority queues)
+        nb = scenario.engine.num_gpu_blocks
+        self._ref = [0] * nb
+        self._hashed = [False] * nb
+        self._num_free = nb - 1
+        self._n_cached_free = 0
+        self._prev_ids: list[str] = []
+        self._prev_idx = np.zeros(0, np.int64)
+        self._prev_all_sampled = False
+        self._ones = self._decodes = np.zeros(0)
+
+    # ------------------------------------------------------------------ input
+
+    def begin(self, events: Iterable) -> None:
+        """Frame 0: what was emitted before the first step (the step-0 arrivals)."""
+        frame = _Frame()
+        for ev in events:
+            self._read(frame, ev, frame.after)
+        self._emit(0, frame, None, (), frame.waiting_delta)
+
+    def add_step(self, step: EngineStep, after: Iterable = ()) -> None:
+        """Frame s: the engine's record of step s, then what was emitted after it."""
+        frame = _Frame()
+        for ev in step.events[:step.num_before]:
+            self._read(frame, ev, frame.scheduling)
+        for ev in step.events[step.num_before:]:
+            self._read(frame, ev, frame.updates if ev.kind in ("finished", "ignored")
+                       else frame.scheduling)
+        for ev in after:
+            self._read(frame, ev, frame.after)
+        self._emit(step.step, frame, step, step.finished, 0)
+
+    def finish(self) -> None:
+        self.recording.finish()
+
+    # ------------------------------------------------------------------ events
+
+    def _read(self, frame: _Frame, ev, happened: list) -> None:
+        """Apply one event to the mirror and to the frame being built."""
+        kind = ev.kind
+        if kind.startswith("blocks_") or kind == "cache_cleared":
+            self._read_blocks(frame, ev)
+        elif kind == "admission_stopped":
+            frame.stop = ev
+        else:
+            self._read_request(frame, ev, happened)
+
+    def _read_request(self, frame: _Frame, ev, happened: list) -> None:
+        kind, rid = ev.kind, ev.request_id
+        ri = self._index_of[rid]
+        if kind == "queued":
+            self._arrive(frame, ri, WAITING, ev.position)
+            happened.append(Happening("arrival", rid))
+            frame.waiting_delta += 1
+        elif kind == "ignored":
+            if self._status(frame, ri) == PENDING:
+                self._arrive(frame, ri, IGNORED, "back")
+                happened.append(Happening("arrival", rid))
+            else:
+                frame.set(ri, status=IGNORED)
+            happened.append(Happening("ignore", rid, status="FINISHED_IGNORED", reason="length",
+                                      stop_reason=ev.reason))
+        elif kind == "admitted":
+            self._admit_seq += 1
+            frame.set(ri, status=RUNNING, qkey=self._admit_seq, cached=ev.num_cached_tokens)
+            frame.hits[ri] = ev.num_computed_tokens
+            happened.append(Happening("resume" if ev.resumed else "admission", rid,
+                                      ev.num_computed_tokens))
+        elif kind == "preempted":
+            self._preempt(frame, ri, ev)
+            happened.append(Happening("preemption", rid, ev.num_tokens_lost,
+                                      ev.kv_cache_usage_before, ev.kv_cache_usage_after))
+        elif kind == "finished":
+            self._finish(frame, ri, ev, happened)
+        else:
+            raise ValueError(f"unknown event kind {kind!r}")
+
+    def _arrive(self, frame: _Frame, ri: int, status: int, position: str) -> None:
+        self._arrivals += 1
+        self._arrival_key[ri] = self._arrivals
+        if position == "sorted":
+            key = self._arrivals
+        else:
+            self._back += 1
+            key = self._back
+        frame.set(ri, status=status, computed=0, tokens=int(self.recording.prompt_lengths[ri]),
+                  cached=-1, npreempt=0, qkey=key)
+
+    def _preempt(self, frame: _Frame, ri: int, ev) -> None:
+        if ev.position == "sorted":
+            key = self._arrival_key[ri]
+        else:
+            self._front -= 1
+            key = self._front
+        frame.set(ri, status=PREEMPTED, computed=0, qkey=key,
+                  npreempt=self._value(frame, ri, "npreempt") + 1)
+        if ev.cause != "schedule":  # between steps: the engine's counts are already taken
+            frame.running_delta -= 1
+            frame.waiting_delta += 1
+
+    def _finish(self, frame: _Frame, ri: int, ev, happened: list) -> None:
+        status = STATUS_CODE[ev.status]
+        frame.set(ri, status=status)
+        if status == ABORTED:
+            happened.append(Happening("abort", ev.request_id, status=ev.status, reason=ev.reason,
+                                      prev_status=ev.prev_status))
+            if happened is frame.after:
+                if ev.prev_status == "RUNNING":
+                    frame.running_delta -= 1
+                else:
+                    frame.waiting_delta -= 1
+        else:
+            happened.append(Happening("finish", ev.request_id, status=ev.status,
+                                      reason=ev.reason, stop_reason=ev.stop_reason))
+
+    def _status(self, frame: _Frame, ri: int) -> int:
+        return self._value(frame, ri, "status")
+
+    def _value(self, frame: _Frame, ri: int, name: str) -> int:
+        """A column's value for request `ri` as this frame has it so far."""
+        v = frame.values.get(ri, {}).get(name)
+        return int(self.recording.frame_column(name)[ri]) if v is None else v
+
+    def _read_blocks(self, frame: _Frame, ev) -> None:
+        kind, ref = ev.kind, self._ref
+        if kind == "cache_cleared":
+            hashed = self._hashed
+            frame.blocks.extend(b for b, h in enumerate(hashed) if h)
+            self._hashed = [False] * len(hashed)
+            return
+        blocks = ev.block_ids
+        frame.blocks.extend(blocks)
+        if kind == "blocks_allocated":
+            for b in blocks:
+                ref[b] = 1
+            self._num_free -= len(blocks)
+            self._table(frame, ev.request_id, OP_APPEND, blocks)
+        elif kind == "blocks_hit":
+            for b in blocks:
+                if ref[b] == 0:
+                    self._num_free -= 1
+                ref[b] += 1
+            self._table(frame, ev.request_id, OP_APPEND, blocks)
+        elif kind == "blocks_freed":
+            for b in blocks:
+                ref[b] -= 1
+                if ref[b] == 0:
+                    self._num_free += 1
+            self._table(frame, ev.request_id, OP_CLEAR, ())
+        elif kind == "blocks_cached":
+            for b in blocks:
+                self._hashed[b] = True
+        elif kind == "blocks_evicted":
+            for b in blocks:
+                self._hashed[b] = False
+        else:
+            raise ValueError(f"unknown event kind {kind!r}")
+
+    def _table(self, frame: _Frame, rid: str, op: int, blocks: tuple) -> None:
+        frame.table_ops.append((self._index_of[rid], op, tuple(blocks)))
+
+    # ------------------------------------------------------------------ the frame
+
+    def _emit(self, step_no: int, frame: _Frame, step: EngineStep | None,
+              finished: tuple, waiting_at_start: int) -> None:
+        """Pack the frame into a StepDelta and append it to the recording."""
+        rec = self.recording
+        sched = self._scheduled(frame, step)
+        sched_req, sched_tok, sched_kind, sampled, comp_after, tok_after, counts = sched
+        rows = self._rows(frame, sched_req, comp_after, tok_after)
+        changes = self._block_changes(frame.blocks)
+        if step is None:
+            running, waiting = frame.running_delta, waiting_at_start
+        else:
+            running = step.num_running + frame.running_delta
+            waiting = step.num_waiting + frame.waiting_delta
+        metrics = self._metrics(frame, step, counts, running, waiting)
+        index_of = self._index_of
+        happenings = frame.scheduling + counts["first"] + frame.updates + frame.after
+        rec.append(StepDelta(
+            step=step_no, sched_req=read_only(sched_req), sched_tokens=read_only(sched_tok),
+            sched_kind=read_only(sched_kind), rows=read_only(rows),
+            table_ops=tuple(frame.table_ops), block_changes=read_only(changes),
+            happenings=tuple(happenings),
+            reported_finished=tuple(index_of[rid] for rid in finished), metrics=metrics,
+            sampled=read_only(sampled)))
+
+    def _scheduled(self, frame: _Frame, step: EngineStep | None):
+        """Indices, tokens and kinds of the scheduled entries, and the counters after them."""
+        counts = {"prefill": 0, "decode": 0, "generated": 0, "prompt": 0, "first": []}
+        empty = np.zeros(0, np.int32)
+        if step is None or not step.scheduled:
+            self._prev_all_sampled = False
+            return empty, empty, np.zeros(0, np.int8), _NO_SAMPLES, None, None, counts
+        rec = self.recording
+        ids = [rid for rid, _ in step.scheduled]
+        m = len(ids)
+        same_batch = ids == self._prev_ids
+        if same_batch:
+            idx = self._prev_idx
+        else:
+            idx = np.array(list(map(self._index_of.__getitem__, ids)), np.int64)
+            self._prev_ids, self._prev_idx = ids, idx
+        idx32 = idx.astype(np.int32)
+        comp_b = rec.frame_column("computed")[idx]
+        tok_b = rec.frame_column("tokens")[idx]
+        steady = (same_batch and self._prev_all_sampled and not frame.hits
+                  and sum(n for _, n in step.scheduled) == m)
+        if steady:  # everyone decodes one token, as last step: no per-entry work
+            if len(self._ones) != m:
+                self._ones = read_only(np.ones(m, np.int32))
+                self._decodes = read_only(np.zeros(m, np.int8))
+            counts["decode"] = counts["generated"] = m
+            self._prev_all_sampled = True
+            sampled = np.array(step.sampled, np.int32)
+            return idx32, self._ones, self._decodes, sampled, comp_b + 1, tok_b + 1, counts
+        n = np.array([k for _, k in step.scheduled], np.int64)
+        for k, ri in enumerate(idx.tolist()):
+            hit = frame.hits.get(ri)
+            if hit is not None:
+                comp_b[k] = hit
+        samp = np.array([t is not None for t in step.sampled], bool)
+        plen = rec.prompt_lengths[idx]
+        decode = (comp_b == tok_b - 1) & (comp_b >= plen)
+        kind = np.where(decode, DECODE, np.where(samp, PREFILL_LAST, PREFILL_CHUNK)).astype(np.int8)
+        counts["decode"] = int(n[decode].sum())
+        counts["prefill"] = int(n.sum()) - counts["decode"]
+        counts["generated"] = int(samp.sum())
+        first = samp & (tok_b == plen)
+        if first.any():
+            counts["prompt"] = int(plen[first].sum())
+            counts["first"] = [Happening("first_token", rec.request_ids[ri])
+                               for ri in idx[first].tolist()]
+        self._prev_all_sampled = counts["generated"] == m
+        sampled = np.array([t for t in step.sampled if t is not None], np.int32)
+        return (idx32, n.astype(np.int32), kind, sampled, comp_b + n, tok_b + samp, counts)
+
+    def _rows(self, frame: _Frame, sched_req: np.ndarray, comp_after, tok_after) -> np.ndarray:
+        """Full counters of every request whose status, queue or counters changed otherwise."""
+        if not frame.values:
+            return NO_ROWS
+        rec = self.recording
+        pos = dict(zip(sched_req.tolist(), range(len(sched_req)))) if len(sched_req) else {}
+        touched = list(frame.values)
+        t = np.array(touched, np.int64)
+        current = [rec.frame_column(name)[t].tolist()
+                   for name in ("status", "computed", "tokens", "cached", "npreempt", "qkey")]
+        rows = []
+        for j, ri in enumerate(touched):
+            v = frame.values[ri]
+            k = pos.get(ri)
+            computed, tokens = ((int(comp_after[k]), int(tok_after[k])) if k is not None
+                                else (current[1][j], current[2][j]))
+            rows.append((ri, v.get("status", current[0][j]), v.get("computed", computed),
+                         v.get("tokens", tokens), v.get("cached", current[3][j]),
+                         v.get("npreempt", current[4][j]), v.get("qkey", current[5][j])))
+        return np.array(rows, np.int64)
+
+    def _block_changes(self, blocks: list[int]) -> np.ndarray:
+        """(block, new state) for each block whose KV-map state changed this frame."""
+        if not blocks:
+            return NO_CHANGES
+        ref, hashed = self._ref, self._hashed
+        ids = sorted(set(blocks))
+        new = np.array([BLOCK_SHARED if ref[b] > 1 else BLOCK_IN_USE if ref[b] == 1
+                        else BLOCK_CACHED_FREE if hashed[b] else BLOCK_FREE for b in ids], np.int64)
+        bla = np.array(ids, np.int64)
+        old = self.recording.frame_block_codes()[bla]
+        diff = old != new
+        self._n_cached_free += int(np.count_nonzero(new[diff] == BLOCK_CACHED_FREE)) - int(
+            np.count_nonzero(old[diff] == BLOCK_CACHED_FREE))
+        return np.stack([bla[diff], new[diff]], axis=1).astype(np.int32)
+
+    def _metrics(self, frame: _Frame, step: EngineStep | None, counts: dict,
+                 running: int, waiting: int) -> StepMetrics:
+        cfg = self.recording.config
+        total = cfg.num_gpu_blocks - 1
+        stop = frame.stop
+        view = step.at_schedule if step is not None else None
+        return StepMetrics(
+            num_scheduled_tokens=sum(n for _, n in step.scheduled) if step is not None else 0,
+            token_budget=cfg.max_num_batched_tokens,
+            prefill_tokens=counts["prefill"], decode_tokens=counts["decode"],
+            num_requests_running=running, num_requests_waiting=waiting,
+            kv_cache_usage_perc=1.0 - self._num_free / total if total else 0.0,
+            num_free_blocks=self._num_free, num_cached_free_blocks=self._n_cached_free,
+            prefix_cache_queries=step.prefix_cache_queries if step is not None else 0,
+            prefix_cache_hits=step.prefix_cache_hits if step is not None else 0,
+            num_preemptions=step.num_preemptions if step is not None else 0,
+            prompt_tokens=counts["prompt"], generation_tokens=counts["generated"],
+            waiting_stop_reason=stop.reason if stop is not None else None,
+            waiting_stop_req_id=stop.request_id if stop is not None else None,
+            waiting_stop_detail=stop.detail if stop is not None else None,
+            waiting_stop_rest=stop.rest if stop is not None else None,
+            num_free_blocks_at_schedule=view.num_free_blocks if view is not None else None,
+            kv_cache_usage_at_schedule=view.kv_cache_usage if view is not None else None)
+
+
+def emitted_frames(scenario: Scenario) -> Iterator[tuple[EngineStep | None, tuple]]:
+    """Run the scenario and yield what the engine emitted, frame by frame: (None, the events
+    before the first step), then (the step's record, the events after it) for each step."""
+    runner = ScenarioRunner(scenario)
+    engine = runner.engine
+    yield None, engine.take_events()
+    while not runner.is_done():
+        runner.step()
+        yield engine.last_step, engine.take_events()
+
 
 class Recorder:
     """Runs a scenario and grows `self.recording` step by step (for a background thread)."""
 
     def __init__(self, scenario: Scenario) -> None:
-        self.runner = ScenarioRunner(scenario)
-        engine = self.runner.engine
-        self.recording = rec = Recording(scenario)
-        rec._live_requests = engine.get_request
-        self._index_of = dict(rec.request_index)
-        self._fcfs = scenario.engine.policy != "priority"
-        self._front = 0  # FCFS prepend keys go down, append keys go up
-        self._back = 0
-        self._admit_seq = 0
-        self._n_cached_free = 0
-        self._prev_all_sampled = False
-        self._prev_ids: list[str] = []
-        self._prev_idx = np.zeros(0, np.int64)
-        self._prev_idx32 = np.zeros(0, np.int32)
-        self._ones = self._decodes = np.zeros(0)
-        self._capture(StepResult(0, [], self.runner.initial_arrived, self.runner.initial_aborted),
-                      initial=True)
-        if self.runner.is_done():
-            self._finalize()
+        self.builder = RecordingBuilder(scenario)
+        self.recording = self.builder.recording
+        self._frames = emitted_frames(scenario)
+        _, before = next(self._frames)
+        self.builder.begin(before)
+        # The engine runs one step ahead, so that the run's end is known as it is recorded.
+        self._next = next(self._frames, None)
+        if self._next is None:
+            self.builder.finish()
 
     @property
     def done(self) -> bool:
         return self.recording.complete
 
+    def _advance_one(self) -> bool:
+        """Record the next step; False (and the recording finished) when the run is over."""
+        frame, self._next = self._next, next(self._frames, None)
+        self.builder.add_step(*frame)
+        if self._next is None:
+            self.builder.finish()
+            return False
+        return True
+
     def advance(self, n: int = 1) -> bool:
         """Run up to n more steps; True while there is more to run."""
-        runner = self.runner
         for _ in range(n):
-            if runner.is_done():
+            if self.recording.complete or not self._advance_one():
                 break
-            self._capture(runner.step())
-        if runner.is_done() and not self.recording.complete:
-            self._finalize()
         return not self.recording.complete
-
-    def _finalize(self) -> None:
-        eng, rec = self.runner.engine, self.recording
-        outputs = {}
-        for ri, rid in enumerate(rec.request_ids):
-            try:
-                outputs[ri] = tuple(eng.get_request(rid).output_token_ids)
-            except KeyError:
-                outputs[ri] = ()
-        rec._finish(outputs)
-
-    def _capture(self, result: StepResult, initial: bool = False) -> None:
-        eng = self.runner.engine
-        sch = eng.scheduler
-        pool = sch.kv_cache_manager.block_pool
-        rec = self.recording
-        cols, tables, codes = rec._cols, rec._tables, rec._codes
-        index_of = self._index_of
-        get_request = eng.get_request
-        touched: dict[int, None] = {}
-        happen: list[Happening] = []
-        table_ops: list[tuple] = []
-        btouched: list[int] = []
-        status, computed = cols["status"], cols["computed"]
-        npre, cached, qkey = cols["npreempt"], cols["cached"], cols["qkey"]
-        # Local copies of the rows being rewritten (applied through the delta's rows).
-        new_vals: dict[int, dict] = {}
-
-        def setv(ri: int, **kw) -> None:
-            touched[ri] = None
-            new_vals.setdefault(ri, {}).update(kw)
-
-        def cur(ri: int, name: str) -> int:
-            v = new_vals.get(ri, {}).get(name)
-            return int(cols[name][ri]) if v is None else v
-
-        set_in_step: set[int] = set()
-
-        def free_table(ri: int) -> None:
-            if ri in tables or ri in set_in_step:
-                btouched.extend(tables.get(ri, ()))
-                table_ops.append((ri, OP_CLEAR, ()))
-
-        admitted: set[int] = set()
-        so = None if initial else eng.last_scheduler_output
-        stats = None if initial else eng.last_stats
-        sched_req = np.zeros(0, np.int32)
-        sched_tok = np.zeros(0, np.int32)
-        sched_kind = np.zeros(0, np.int8)
-        prefill_tokens = decode_tokens = gen_tokens = prompt_tokens = 0
-        if so is not None:
-            for p in so.preemptions:
-                ri = index_of[p.request_id]
-                req = get_request(p.request_id)
-                if self._fcfs:
-                    self._front -= 1
-                    key = self._front
-                else:
-                    key = int(req.arrival_time)
-                setv(ri, status=_PREEMPTED, computed=0, npreempt=req.num_preemptions, qkey=key)
-                free_table(ri)
-                happen.append(Happening("preemption", p.request_id, p.num_computed_tokens_lost,
-                                        p.kv_cache_usage_before, p.kv_cache_usage_after))
-            nst = so.num_scheduled_tokens
-            m = len(nst)
-            if m:
-                ids = list(nst)
-                n_run = len(so.scheduled_running_req_ids)
-                steady = False
-                if ids == self._prev_ids:  # same batch as last step
-                    idx, idx32 = self._prev_idx, self._prev_idx32
-                    # Everyone sampled last step and gets exactly one token now, nobody
-                    # was admitted: every entry is a decode that samples.
-                    steady = (self._prev_all_sampled and n_run == m
-                              and so.total_num_scheduled_tokens == m)
-                else:
-                    idx = np.array(list(map(index_of.__getitem__, ids)), np.int64)
-                    idx32 = _ro(idx.astype(np.int32))
-                    self._prev_ids, self._prev_idx, self._prev_idx32 = ids, idx, idx32
-                sched_req = idx32
-                if steady:
-                    if len(self._ones) != m:
-                        self._ones = _ro(np.ones(m, np.int32))
-                        self._decodes = _ro(np.zeros(m, np.int8))
-                    sched_tok, sched_kind = self._ones, self._decodes
-                    decode_tokens = gen_tokens = m
-                    comp_a = None  # computed lazily if a scheduled request needs a row
-                else:
-                    n = np.array(list(nst.values()), np.int64)
-                    comp_b = computed[idx]
-                    tok_b = cols["tokens"][idx]
-                    resumed = set(so.scheduled_resumed_req_ids)
-                    kvm_tables = sch.kv_cache_manager.req_to_blocks
-                    for k in range(n_run, m):
-                        rid = ids[k]
-                        ri = int(idx[k])
-                        req = get_request(rid)
-                        hits = req.num_computed_tokens - nst[rid]
-                        comp_b[k] = hits
-                        self._admit_seq += 1
-                        setv(ri, status=_RUNNING, qkey=self._admit_seq,
-                             cached=req.num_cached_tokens)
-                        admitted.add(ri)
-                        table = tuple(kvm_tables.get(rid, ()))
-                        table_ops.append((ri, OP_SET, table))
-                        set_in_step.add(ri)
-                        btouched.extend(table)
-                        happen.append(Happening("resume" if rid in resumed else "admission",
-                                                rid, hits))
-                    comp_a = comp_b + n
-                    samp = comp_a >= tok_b
-                    plen = rec._prompt_len[idx]
-                    decode = (comp_b == tok_b - 1) & (comp_b >= plen)
-                    kind = np.where(decode, DECODE, np.where(samp, PREFILL_LAST, PREFILL_CHUNK))
-                    sched_tok = n.astype(np.int32)
-                    sched_kind = kind.astype(np.int8)
-                    for k in range(n_run, m):  # admitted rows: computed after the step
-                        setv(int(idx[k]), computed=int(comp_a[k]))
-                    decode_tokens = int(n[decode].sum())
-                    prefill_tokens = int(n.sum()) - decode_tokens
-                    gen_tokens = int(samp.sum())
-                    first = samp & (tok_b == plen)
-                    if first.any():
-                        prompt_tokens = int(plen[first].sum())
-                        for ri in idx[first].tolist():
-                            happen.append(Happening("first_token", rec.request_ids[ri]))
-                self._prev_all_sampled = steady or gen_tokens == m
-                for rid, new in so.req_to_new_block_ids.items():
-                    ri = index_of[rid]
-                    btouched.extend(new)
-                    if ri not in admitted:
-                        table_ops.append((ri, OP_APPEND, tuple(new)))
-        reported = []
-        for req in result.finished:
-            ri = index_of[req.request_id]
-            reported.append(ri)
-            if cur(ri, "status") >= _FINISHED_MIN:
-                continue  # ignored at add: already recorded at its arrival
-            st = int(req.status)
-            setv(ri, status=st)
-            free_table(ri)
-            happen.append(Happening("ignore" if st == _IGNORED else "finish", req.request_id,
-                                    status=req.status.name, reason=req.get_finished_reason(),
-                                    stop_reason=req.stop_reason))
-        for req in result.arrived:
-            ri = index_of[req.request_id]
-            if self._fcfs:
-                self._back += 1
-                key = self._back
-            else:
-                key = int(req.arrival_time)
-            setv(ri, status=int(req.status), computed=0, tokens=req.num_tokens, cached=-1,
-                 npreempt=0, qkey=key)
-            happen.append(Happening("arrival", req.request_id))
-            if req.status == RequestStatus.FINISHED_IGNORED:
-                happen.append(Happening("ignore", req.request_id, status=req.status.name,
-                                        reason=req.get_finished_reason(),
-                                        stop_reason=req.stop_reason))
-        for req in result.aborted:
-            ri = index_of[req.request_id]
-            prev = STATUS_NAMES[cur(ri, "status")]
-            setv(ri, status=_ABORTED)
-            free_table(ri)
-            happen.append(Happening("abort", req.request_id, status=req.status.name,
-                                    reason=req.get_finished_reason(), prev_status=prev))
-        # KV block states of the blocks this step could have changed.
-        ref, bhash = pool.ref_cnt, pool.block_hash
-        if so is not None and so.preemptions and not self._fcfs:
-            btouched = range(1, pool.num_gpu_blocks)  # priority rollbacks hide blocks: rescan
-        n_cached_free = self._n_cached_free
-        if btouched:
-            bl = sorted(set(btouched))
-            refs = np.array(itemgetter(*bl)(ref) if len(bl) > 1 else (ref[bl[0]],), np.int64)
-            new = np.where(refs > 1, BLOCK_SHARED, np.where(refs == 1, BLOCK_IN_USE, BLOCK_FREE))
-            zero = np.flatnonzero(refs == 0)
-            if len(zero):
-                blz = np.array(bl, np.int64)[zero].tolist()
-                new[zero] = [BLOCK_CACHED_FREE if bhash[b] is not None else BLOCK_FREE
-                             for b in blz]
-            bla = np.array(bl, np.int64)
-            old = codes[bla]
-            diff = old != new
-            changes = np.stack([bla[diff], new[diff]], axis=1).astype(np.int32)
-            n_cached_free += int(np.count_nonzero(new[diff] == BLOCK_CACHED_FREE)) - int(
-                np.count_nonzero(old[diff] == BLOCK_CACHED_FREE))
-            self._n_cached_free = n_cached_free
-        else:
-            changes = _NO_CHANGES
-        # Rows: full counters of touched requests, after the sched adds.
-        if touched:
-            pos = {}
-            if len(sched_req):
-                pos = dict(zip(sched_req.tolist(), range(len(sched_req))))
-                if comp_a is None:  # steady decode: one token computed, one sampled
-                    tok_b = cols["tokens"][idx]
-                    comp_a = tok_b
-                    samp = 1
-                comp_a_l = comp_a.tolist()
-                tok_a_l = (tok_b + samp).tolist()
-            t = np.fromiter(touched, np.int64, len(touched))
-            g_st, g_c, g_t, g_ca, g_np, g_q = (
-                col[t].tolist() for col in (status, computed, cols["tokens"], cached, npre, qkey))
-            rows_l = []
-            for j, ri in enumerate(touched):
-                v = new_vals[ri]
-                k = pos.get(ri)
-                if k is not None:
-                    c, tk = comp_a_l[k], tok_a_l[k]
-                else:
-                    c, tk = g_c[j], g_t[j]
-                rows_l.append((ri, v.get("status", g_st[j]), v.get("computed", c),
-                               v.get("tokens", tk), v.get("cached", g_ca[j]),
-                               v.get("npreempt", g_np[j]), v.get("qkey", g_q[j])))
-            rows = np.array(rows_l, np.int64)
-        else:
-            rows = _NO_ROWS
-        cfg = rec.config
-        pc = stats.prefix_cache_stats if stats is not None else None
-        stop_req = so.waiting_stop_req_id if so is not None else None
-        metrics = StepMetrics(
-            num_scheduled_tokens=so.total_num_scheduled_tokens if so is not None else 0,
-            token_budget=cfg.max_num_batched_tokens,
-            prefill_tokens=prefill_tokens, decode_tokens=decode_tokens,
-            num_requests_running=len(sch.running), num_requests_waiting=len(sch.waiting),
-            kv_cache_usage_perc=pool.get_usage(), num_free_blocks=pool.get_num_free_blocks(),
-            num_cached_free_blocks=n_cached_free,
-            prefix_cache_queries=pc.queries if pc else 0, prefix_cache_hits=pc.hits if pc else 0,
-            num_preemptions=len(so.preemptions) if so is not None else 0,
-            prompt_tokens=prompt_tokens, generation_tokens=gen_tokens,
-            waiting_stop_reason=so.waiting_stop_reason if so is not None else None,
-            waiting_stop_req_id=stop_req)
-        delta = StepDelta(
-            step=result.step, sched_req=_ro(sched_req), sched_tokens=_ro(sched_tok),
-            sched_kind=_ro(sched_kind), rows=_ro(rows), table_ops=tuple(table_ops),
-            block_changes=_ro(changes),
-            happenings=tuple(happen), reported_finished=tuple(reported), metrics=metrics)
-        rec._apply(delta)
-
-
 def record(scenario: Scenario, progress: Callable[[int], None] | None = None,
            batch: int = 256) -> Recording:
     """Record a whole run; `progress(steps_done)` is called every `batch` steps and at the end."""

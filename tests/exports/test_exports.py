@@ -12,7 +12,7 @@ from mini_engine.exports import STEP_US, iter_log_lines, iter_trace_events, writ
 from mini_engine.exports.perfetto import export_perfetto
 from mini_engine.exports.table import iter_table_lines
 from mini_engine.exports.vllm_log import stats_line
-from mini_engine.recording.store import record
+from mini_engine.recording.recorder import record
 from mini_engine.scenarios.catalog import resolve_scenario
 from mini_engine.scenarios.loader import load_scenario, load_scenario_text
 
@@ -118,7 +118,7 @@ events: [{step: 3, abort: y}]
     assert ev["y"] == [("X", "WAITING", 1000, 2000), ("i", "aborted", 3000, None)]
     assert ev["x"] == [("X", "PREFILL", 0, 1000), ("X", "DECODE", 1000, 5000),
                        ("i", "finished", 6000, None)]
-    from mini_engine.recording.store import Recorder
+    from mini_engine.recording.recorder import Recorder
     recorder = Recorder(sc)
     recorder.advance(4)
     ev = request_events(trace_json(recorder.recording))

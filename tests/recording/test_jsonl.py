@@ -10,7 +10,7 @@ import pytest
 from helpers import req, scenario
 
 from mini_engine.recording.jsonl import FORMAT, VERSION, RecordingError, load_jsonl, save_jsonl
-from mini_engine.recording.store import record
+from mini_engine.recording.recorder import record
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "mini_engine" / "scenarios"
 
@@ -58,13 +58,21 @@ def test_header_and_lines(saved):
     rec, path = saved
     lines = path.read_text(encoding="utf-8").splitlines()
     header = json.loads(lines[0])
-    assert header["format"] == FORMAT and header["version"] == VERSION
-    assert header["engine_config"]["num_gpu_blocks"] == 6
-    assert [r["request_id"] for r in header["scenario"]["requests"]] == ["a", "b", "c", "d", "huge"]
-    assert "tool_version" in header
+    assert header["format"] == FORMAT and header["version"] == VERSION == 2
+    assert header["engine"]["num_gpu_blocks"] == 6
+    assert [r["request_id"] for r in header["requests"]] == ["a", "b", "c", "d", "huge"]
+    assert header["producer"]["name"] == "mini-engine"
     assert len(lines) == 1 + rec.num_steps + 1 + 1
-    assert [json.loads(x)["step"] for x in lines[1:-1]] == list(range(rec.num_steps + 1))
-    assert "final" in json.loads(lines[-1])
+    steps = [json.loads(x) for x in lines[1:-1]]
+    assert [x["step"] for x in steps] == list(range(rec.num_steps + 1))
+    # Frame 0: the arrivals at step 0 ("huge" can never fit: ignored at once).
+    assert [(e["kind"], e["request_id"]) for e in steps[0]["after"]] == [
+        ("queued", "a"), ("queued", "b"), ("queued", "d"), ("ignored", "huge")]
+    # Step 1: what schedule() decided, with the tokens sampled (null: a chunk that samples nothing).
+    assert steps[1]["scheduled"][0][:2] == ["a", 8]
+    kinds = [e["kind"] for e in steps[1]["events"]]
+    assert kinds[:3] == ["blocks_allocated", "blocks_cached", "admitted"]
+    assert json.loads(lines[-1]) == {"final": {"num_steps": rec.num_steps, "complete": True}}
 
 
 def test_deterministic_bytes(tmp_path):
@@ -101,21 +109,29 @@ def test_errors(saved, tmp_path):
     p = _write(tmp_path, '{"format": "other"}\n')
     assert _err(p) == f"{p}:1: not a mini-engine recording (format is 'other', expected {FORMAT!r})"
     header = json.loads(lines[0])
-    header["version"] = 99
+    header["version"] = 1
     p = _write(tmp_path, json.dumps(header) + "\n" + "".join(lines[1:]))
-    assert _err(p) == f"{p}:1: unsupported recording version 99 (this tool reads version 1)"
+    assert _err(p) == (f"{p}:1: unsupported recording version 1: this tool reads version 2 "
+                       f"(record the scenario again with `mini-engine export SCENARIO --jsonl OUT`)")
     # Truncated in the middle of a line, and after a whole step line.
     p = _write(tmp_path, "".join(lines[:4]) + lines[4][:10])
     assert _err(p) == f"{p}:5: truncated line (no newline at the end)"
     p = _write(tmp_path, "".join(lines[:4]))
     assert _err(p) == f"{p}:4: truncated: ends after step 2 without the final line"
-    # A step missing, a malformed step line.
+    # A step missing; malformed step lines name the line and the field.
     p = _write(tmp_path, "".join(lines[:3] + lines[4:]))
-    assert _err(p) == f"{p}:4: expected step 2, found step 3"
-    p = _write(tmp_path, lines[0] + '{"step": 0}\n')
-    assert _err(p) == f"{p}:2: bad step line: KeyError: 'sched'"
+    assert _err(p) == f"{p}:4: step: expected 2, found 3"
+    p = _write(tmp_path, lines[0] + '{"step": 0, "after": [{"kind": "queued"}]}\n')
+    assert _err(p) == f"{p}:2: after.0.queued.request_id: Field required"
+    p = _write(tmp_path, lines[0] + '{"step": 0, "after": [], "colour": 1}\n')
+    assert _err(p) == f"{p}:2: colour: Extra inputs are not permitted"
+    p = _write(tmp_path, lines[0] + '{"step": "0"}\n')
+    assert _err(p) == f"{p}:2: step: Input should be a valid integer"
     p = _write(tmp_path, lines[0] + "[1, 2]\n")
-    assert _err(p) == f"{p}:2: expected a JSON object, got list"
+    assert _err(p) == f"{p}:2: Input should be an object"
+    p = _write(tmp_path, lines[0] + '{"step": 0, "after": [{"kind": "queued", "request_id": "zz", '
+                                    '"num_prompt_tokens": 1, "position": "back"}]}\n')
+    assert _err(p) == f"{p}:2: inconsistent step 0: KeyError: 'zz'"
     p = _write(tmp_path, b"\xff\xfe\x00garbage", mode="wb")
     assert _err(p) == f"{p}: not a text file (invalid UTF-8)"
     assert _err(tmp_path / "missing.jsonl") == f"{tmp_path / 'missing.jsonl'}: no such file"

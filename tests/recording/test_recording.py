@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from helpers import assert_seek_matches_engine, req, scenario
 
 from mini_engine import trace_request
-from mini_engine.recording.store import (BLOCK_STATE_NAMES, STEP_KIND_NAMES, WAITING_REASONS, Recorder,
-                                   Recording, record)
+from mini_engine.recording.codes import BLOCK_STATE_NAMES, STEP_KIND_NAMES, WAITING_REASONS
+from mini_engine.recording.recorder import Recorder, record
+from mini_engine.recording.store import Recording
 from mini_engine.engine.lab import Event
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "mini_engine" / "scenarios"

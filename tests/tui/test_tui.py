@@ -14,7 +14,9 @@ import shutil
 import pytest
 from textual.widgets import DataTable, Input
 
-from mini_engine.recording.store import Recorder, Recording
+from mini_engine.recording.recorder import Recorder
+
+from mini_engine.recording.store import Recording
 from mini_engine.scenarios.catalog import resolve_scenario
 from mini_engine.scenarios.loader import load_scenario
 from mini_engine.recording.jsonl import save_jsonl
