@@ -63,11 +63,6 @@ KNOWN_VIOLATIONS: dict[str, set[str]] = {
     },
     "private_attribute": {
         # engine: lead
-        "mini_engine/engine/core/kv_cache_utils.py: request._all_token_ids",
-        "mini_engine/engine/core/sched/scheduler.py: request._all_token_ids",
-        "mini_engine/engine/core/sched/scheduler.py: request._block_hasher",
-        "mini_engine/engine/core/sched/scheduler.py: request._hash_block_size",
-        "mini_engine/engine/model.py: r._all_token_ids",
         # recording: lead
         "mini_engine/recording/jsonl.py: rec._apply",
         "mini_engine/recording/jsonl.py: rec._finish",

@@ -1,4 +1,7 @@
-"""`LLMEngine`: the loop `schedule() -> model.sample() -> update_from_output()`, one call per step.
+"""`LLMEngine`: the loop `schedule() -> sample -> update_from_output()`, one call per step.
+
+Sampling routes by model kind (sampler.py): a `LogitsModel` is sampled by the
+engine's `Sampler`, a `TokenRuleModel` returns its tokens itself.
 
 `step()` returns the requests that finished in that step; the last step's
 `SchedulerOutput` and `SchedulerStats` stay readable afterwards
@@ -10,6 +13,7 @@ with `take_events()`; those nobody took land in the next record's `before`.
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 from mini_engine.engine.config import EngineConfig
@@ -19,6 +23,7 @@ from mini_engine.engine.core.sched.output import SchedulerOutput
 from mini_engine.engine.outputs import (ModelRunnerOutput, OneTokenEachOutput, RequestOutput,
                                         SchedulerStats)
 from mini_engine.engine.request import Request, RequestStatus
+from mini_engine.engine.sampler import LogitsModel, Sampler
 from mini_engine.engine.sampling_params import SamplingParams
 from mini_engine.engine.core.sched.scheduler import Scheduler
 from mini_engine.engine.tokenizer import ByteTokenizer
@@ -26,13 +31,20 @@ from mini_engine.engine.tokenizer import ByteTokenizer
 
 class LLMEngine:
     def __init__(self, model: Model | None = None, config: EngineConfig | None = None,
-                 **engine_kwargs) -> None:
+                 fast_paths: bool = True, **engine_kwargs) -> None:
+        """`fast_paths=False` runs the general code everywhere the engine has a shortcut
+        (same results, slower): what tests compare the shortcuts against."""
         if config is not None and engine_kwargs:
             raise TypeError("pass either config= or engine keyword arguments, not both")
         self.config = config or EngineConfig(**engine_kwargs)
         self.tokenizer = ByteTokenizer()
         self.model: Model = model if model is not None else ToyModel()
         self.scheduler = Scheduler(self.config)
+        self.sampler = Sampler()
+        # A logits model is sampled here; a token-rule model returns tokens itself.
+        self._next_tokens = (functools.partial(self.sampler, self.model)
+                             if isinstance(self.model, LogitsModel) else self.model.sample)
+        self.fast_paths = fast_paths
         self.step_count = 0
         self.last_scheduler_output: SchedulerOutput | None = None
         self.last_stats: SchedulerStats | None = None
@@ -72,6 +84,16 @@ class LLMEngine:
     def has_unfinished_requests(self) -> bool:
         return self.scheduler.has_unfinished_requests()
 
+    @property
+    def fast_paths(self) -> bool:
+        return self.scheduler.use_fast_paths
+
+    @fast_paths.setter
+    def fast_paths(self, on: bool) -> None:
+        self.scheduler.use_fast_paths = on
+        self.scheduler.kv_cache_manager.use_fast_paths = on
+        self.sampler.use_greedy_table = on
+
     def step(self) -> list[Request]:
         """Run one engine step; return the requests that finished in it."""
         scheduler = self.scheduler
@@ -79,14 +101,16 @@ class LLMEngine:
         scheduler_output = scheduler.schedule()
         req_ids = list(scheduler_output.num_scheduled_tokens)
         scheduled = list(map(scheduler.requests.__getitem__, req_ids))
-        if not scheduler.num_prefill_chunks:  # the common case: every request samples
-            tokens = self.model.sample(scheduled) if scheduled else []
+        next_tokens = self._next_tokens
+        if not scheduler.num_prefill_chunks and scheduler.use_fast_paths:
+            # Every scheduled request samples: flat tokens, no one-element lists.
+            tokens = next_tokens(scheduled) if scheduled else []
             runner_output: ModelRunnerOutput = OneTokenEachOutput(req_ids, scheduled, tokens)
         else:
             # A request samples only once its computed counter has caught up: a partial
             # prefill samples nothing (vLLM's runner discards it), so it gets [].
             sampling = [r for r in scheduled if r.num_computed_tokens >= r.num_tokens]
-            tokens = self.model.sample(sampling) if sampling else []
+            tokens = next_tokens(sampling) if sampling else []
             it = iter(tokens)
             runner_output = ModelRunnerOutput(req_ids, [
                 [next(it)] if r.num_computed_tokens >= r.num_tokens else [] for r in scheduled])

@@ -1,31 +1,31 @@
-"""The toy model and sampler: next-token logits from (last token, position), batched in numpy.
+"""The toy model (logits only) and the token-rule models tests and the oracle use.
 
-`ToyModel.sample(requests)` returns one next token per request, in order, with one
-numpy gather for the whole batch. Greedy (temperature 0) decoding reads a table of
-argmaxes precomputed at start-up; temperature > 0 uses Gumbel-max noise derived
-from (request seed, position), so sampling is seeded and reproducible, and survives
-preemption. As vLLM's sampler does, EOS and stop tokens are masked while a request
-has fewer than `min_tokens` outputs. Any object with the same `sample` method can
-be plugged into `LLMEngine(model=...)`.
+`ToyModel` is a `LogitsModel`: next-token logits from (last token, position), batched
+in numpy; `LLMEngine` samples them with `sampler.Sampler` (greedy or seeded Gumbel-max,
+min_tokens masking). It also keeps the argmax of every (last token, position) cell,
+computed once at start-up from the same logits, for the sampler's greedy fast path.
+
+`LastPlusPosModel` and `ConstantModel` are `TokenRuleModel`s: they return tokens
+directly and bypass the sampler (no min_tokens masking), as vLLM's fake test models do.
+Any object with a `sample(requests)` method can be plugged in the same way.
 """
 
 from __future__ import annotations
 
 import functools
-import zlib
-from typing import Protocol, Sequence
+from typing import Sequence, Union
 
 import numpy as np
 
 from mini_engine.engine.request import Request
+from mini_engine.engine.sampler import LogitsModel, Sampler, TokenRuleModel
 from mini_engine.engine.tokenizer import ByteTokenizer
 
 _PERIOD = 61  # positions repeat with this period in the toy logits
 _PRINTABLE = [9, 10] + list(range(32, 127))
 
-
-class Model(Protocol):
-    def sample(self, requests: Sequence[Request]) -> list[int]: ...
+Model = Union[LogitsModel, TokenRuleModel]
+_SAMPLER = Sampler()
 
 
 class ToyModel:
@@ -41,39 +41,13 @@ class ToyModel:
     def logits(self, last_tokens: np.ndarray, positions: np.ndarray) -> np.ndarray:
         return self.token_logits[last_tokens] + self.pos_logits[positions % _PERIOD]
 
-    def sample(self, requests: Sequence[Request]) -> list[int]:
-        n = len(requests)
-        if n == 0:
-            return []
-        # One gather for the whole batch: greedy next token of every (last token, position).
-        cells = np.fromiter((r._all_token_ids[-1] * _PERIOD + r.num_tokens % _PERIOD
-                             for r in requests), np.int64, n)
-        out = self.greedy_flat[cells]
-        special = [i for i, r in enumerate(requests) if r.temperature > 0 or r.min_tokens]
-        if special:
-            self._sample_special(requests, special, cells, out)
-        return out.tolist()
+    def greedy_tokens(self, last_tokens: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """`logits(...).argmax(axis=1)` read from the table (one gather for the batch)."""
+        return self.greedy_flat[last_tokens * _PERIOD + positions % _PERIOD]
 
-    def _sample_special(self, requests: Sequence[Request], special: list[int],
-                        cells: np.ndarray, out: np.ndarray) -> None:
-        """Full logits for rows that mask stop tokens (min_tokens) or sample (temperature > 0)."""
-        idx = np.array(special)
-        logits = self.logits(cells[idx] // _PERIOD, cells[idx] % _PERIOD)
-        for row, i in enumerate(special):
-            r = requests[i]
-            if r.num_tokens - r.num_prompt_tokens < r.min_tokens:
-                for t in r.stop_token_ids:
-                    if 0 <= t < self.vocab_size:
-                        logits[row, t] = -np.inf
-                if r.eos_token_id is not None:
-                    logits[row, r.eos_token_id] = -np.inf
-            if r.temperature > 0:
-                seed = r.sampling_params.seed
-                if seed is None:
-                    seed = zlib.crc32(r.request_id.encode())
-                logits[row] = logits[row] / r.temperature + _gumbel(seed, r.num_tokens,
-                                                                     self.vocab_size)
-        out[idx] = logits.argmax(axis=1)
+    def sample(self, requests: Sequence[Request]) -> list[int]:
+        """Next tokens through the default sampler (the engine calls its own Sampler)."""
+        return _SAMPLER(self, requests)
 
 
 @functools.lru_cache(maxsize=8)
@@ -91,30 +65,15 @@ def _toy_tables(seed: int, eos_rate: float) -> tuple[np.ndarray, np.ndarray, np.
     full = token_logits[:, None, :] + pos_logits[None, :, :]
     eos = full[:, :, eos_id].copy()
     full[:, :, eos_id] = -np.inf
-    best_other, argmax_other = full.max(axis=2), full.argmax(axis=2)
+    best_other = full.max(axis=2)
     # Bias EOS so it wins in about `eos_rate` of the (token, position) cells.
     bias = float(np.quantile(best_other - eos, eos_rate)) if eos_rate > 0 else -1e9
     token_logits[:, eos_id] += bias
-    greedy = np.where(eos + bias > best_other, eos_id, argmax_other)
+    # The greedy table is the argmax of the very logits ToyModel.logits computes.
+    greedy = (token_logits[:, None, :] + pos_logits[None, :, :]).argmax(axis=2)
     for a in (token_logits, pos_logits, greedy):
         a.setflags(write=False)
     return token_logits, pos_logits, greedy.ravel()  # greedy index: last * period + pos % period
-
-
-def _gumbel(seed: int, position: int, vocab_size: int) -> np.ndarray:
-    """Gumbel noise that depends only on (seed, position): a counter-based hash (splitmix64)."""
-    with np.errstate(over="ignore"):
-        x = (np.uint64(seed & 0xFFFFFFFF) * np.uint64(0x9E3779B97F4A7C15)
-             + np.uint64(position) * np.uint64(0xBF58476D1CE4E5B9)
-             + np.arange(vocab_size, dtype=np.uint64) * np.uint64(0x94D049BB133111EB))
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    u = (x >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
-    u = np.clip(u, 1e-12, 1 - 1e-12)
-    return (-np.log(-np.log(u))).astype(np.float32)
 
 
 class LastPlusPosModel:
@@ -125,7 +84,7 @@ class LastPlusPosModel:
 
     def sample(self, requests: Sequence[Request]) -> list[int]:
         m = self.modulus
-        return [(r._all_token_ids[-1] + r.num_tokens) % m for r in requests]
+        return [(r.last_token_id + r.num_tokens) % m for r in requests]
 
 
 class ConstantModel:

@@ -2,14 +2,19 @@
 
 `num_computed_tokens` (tokens whose KV is in the cache, or scheduled to be)
 chases `num_tokens` (prompt + outputs so far). Names follow vllm/v1/request.py.
+The token lists are private: other modules read them through read-only views
+(`all_token_ids`, `output_token_ids`, `prompt_token_ids`, `last_token_id`) and
+append through `append_output_token_ids` (or its batch fast path), which keep
+`num_tokens` and the block hashes in step.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Callable
+from typing import Callable, Iterable, Sequence
 
 from mini_engine.engine.sampling_params import SamplingParams
+from mini_engine.engine.utils import ConstantList
 
 
 class RequestStatus(enum.IntEnum):
@@ -35,6 +40,8 @@ class RequestStatus(enum.IntEnum):
         return _FINISHED_REASONS.get(status)
 
 
+_PREEMPTED = RequestStatus.PREEMPTED
+
 _FINISHED_REASONS = {
     RequestStatus.FINISHED_STOPPED: "stop",
     RequestStatus.FINISHED_LENGTH: "length",
@@ -47,11 +54,12 @@ class Request:
     """One generation request. `__slots__` because the hot loop touches these fields."""
 
     __slots__ = (
-        "request_id", "prompt_token_ids", "sampling_params", "priority", "arrival_time",
+        "request_id", "sampling_params", "priority", "arrival_time",
         "status", "num_computed_tokens", "num_prompt_tokens", "num_tokens",
         "num_preemptions", "stop_reason", "block_hashes", "is_prefill_chunk",
         "num_cached_tokens", "max_tokens", "min_tokens", "temperature", "eos_token_id", "stop_token_ids",
-        "length_limit", "_all_token_ids", "_block_hasher", "_hash_block_size",
+        "length_limit", "_prompt_token_ids", "_all_token_ids", "_stopping_token_ids",
+        "_block_hasher", "_hash_block_size",
     )
 
     def __init__(
@@ -65,14 +73,14 @@ class Request:
         block_hasher: Callable[["Request"], None] | None = None,
     ) -> None:
         self.request_id = request_id
-        self.prompt_token_ids = list(prompt_token_ids)
+        self._prompt_token_ids = list(prompt_token_ids)
         self.sampling_params = sampling_params
         self.priority = priority
         self.arrival_time = arrival_time
         self.status = RequestStatus.WAITING
         self.num_computed_tokens = 0
-        self.num_prompt_tokens = len(self.prompt_token_ids)
-        self._all_token_ids = list(self.prompt_token_ids)
+        self.num_prompt_tokens = len(self._prompt_token_ids)
+        self._all_token_ids = list(self._prompt_token_ids)
         self.num_tokens = self.num_prompt_tokens
         self.num_preemptions = 0
         self.stop_reason: int | str | None = None
@@ -89,6 +97,9 @@ class Request:
         eos = sampling_params.eos_token_id if sampling_params.eos_token_id is not None else eos_token_id
         self.eos_token_id = None if sampling_params.ignore_eos else eos
         self.stop_token_ids = frozenset(sampling_params.stop_token_ids or ())
+        # Any token that check_stop could stop on: the batch append's cheap pre-filter.
+        self._stopping_token_ids = (self.stop_token_ids if self.eos_token_id is None
+                                    else self.stop_token_ids | {self.eos_token_id})
         self.block_hashes: list[int] = []
         self._block_hasher = block_hasher
         # Appends only need hashing when they complete a block (0: no prefix caching).
@@ -96,24 +107,61 @@ class Request:
         if block_hasher is not None:
             block_hasher(self)
 
-    # Read-only views, named as vLLM's.
+    # Read-only views, named as vLLM's (ConstantList: live, but every mutation raises).
     @property
-    def all_token_ids(self) -> list[int]:
-        return self._all_token_ids
+    def prompt_token_ids(self) -> ConstantList[int]:
+        return ConstantList(self._prompt_token_ids)
 
     @property
-    def output_token_ids(self) -> list[int]:
-        return self._all_token_ids[self.num_prompt_tokens:]
+    def all_token_ids(self) -> ConstantList[int]:
+        return ConstantList(self._all_token_ids)
+
+    @property
+    def output_token_ids(self) -> ConstantList[int]:
+        return ConstantList(self._all_token_ids, self.num_prompt_tokens)
+
+    @property
+    def last_token_id(self) -> int:
+        return self._all_token_ids[-1]
 
     @property
     def num_output_tokens(self) -> int:
         return self.num_tokens - self.num_prompt_tokens
 
-    def append_output_token_ids(self, token_id: int) -> None:
-        self._all_token_ids.append(token_id)
-        self.num_tokens += 1
-        if self._hash_block_size and self.num_tokens % self._hash_block_size == 0:
-            self._block_hasher(self)
+    def append_output_token_ids(self, token_ids: int | Iterable[int]) -> None:
+        """Append sampled token(s), hashing each block they complete (vLLM's signature)."""
+        for token_id in ((token_ids,) if isinstance(token_ids, int) else token_ids):
+            self._all_token_ids.append(token_id)
+            self.num_tokens += 1
+            if self._hash_block_size and self.num_tokens % self._hash_block_size == 0:
+                self._block_hasher(self)
+
+    @staticmethod
+    def append_one_token_each(requests: Sequence["Request"],
+                              tokens: Iterable[int]) -> list["Request"]:
+        """Fast path of `append_output_token_ids` for a step where each request sampled one token.
+
+        Requests already finished (aborted while the step ran) are skipped. Returns the
+        requests whose new token is EOS or a stop id, or that reached their length limit:
+        the only ones `check_stop` can stop, so the caller runs it on those alone.
+        """
+        may_stop = []
+        for request, token in zip(requests, tokens):
+            if request.status > _PREEMPTED:
+                continue
+            request._all_token_ids.append(token)
+            num_tokens = request.num_tokens + 1
+            request.num_tokens = num_tokens
+            hash_block_size = request._hash_block_size
+            if hash_block_size and not num_tokens % hash_block_size:
+                request._block_hasher(request)
+            if token in request._stopping_token_ids or num_tokens >= request.length_limit:
+                may_stop.append(request)
+        return may_stop
+
+    def token_ids_slice(self, start: int, end: int) -> tuple[int, ...]:
+        """Tokens [start, end) as a tuple: what the block hasher hashes, without a view."""
+        return tuple(self._all_token_ids[start:end])
 
     def is_finished(self) -> bool:
         return self.status > RequestStatus.PREEMPTED

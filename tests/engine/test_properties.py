@@ -134,10 +134,22 @@ def check_invariants(engine: LLMEngine, added: dict,
         prev_computed[rid] = (r.num_computed_tokens, r.num_preemptions)
 
 
+def step_state(engine: LLMEngine, added: dict) -> tuple:
+    """What one step did, in full: its record (events, sampled tokens), stats, request states."""
+    stats = engine.last_stats
+    requests = tuple((rid, r.status.name, r.num_computed_tokens, r.num_tokens,
+                      tuple(r.block_hashes), r.stop_reason) for rid, r in sorted(added.items()))
+    kvm = engine.scheduler.kv_cache_manager
+    blocks = tuple(sorted((rid, tuple(b)) for rid, b in kvm.req_to_blocks.items()))
+    return (engine.last_step, stats.num_running_reqs, stats.num_waiting_reqs,
+            stats.kv_cache_usage, vars(stats.prefix_cache_stats), stats.num_preemptions,
+            requests, blocks, tuple(kvm.block_pool.free_block_queue))
+
+
 def run_workload(cfg: EngineConfig, reqs: list[Spec], aborts: list[tuple[int, int]],
-                 model_kind: str, check: bool = True):
+                 model_kind: str, check: bool = True, fast_paths: bool = True):
     model = ToyModel() if model_kind == "toy" else LastPlusPosModel()
-    engine = LLMEngine(model=model, config=cfg)
+    engine = LLMEngine(model=model, config=cfg, fast_paths=fast_paths)
     prev: dict[str, tuple[int, int]] = {}
     added: dict = {}  # request id -> Request, as returned by add_request
     trace = []
@@ -166,6 +178,8 @@ def run_workload(cfg: EngineConfig, reqs: list[Spec], aborts: list[tuple[int, in
                           list(so.scheduled_new_req_ids), list(so.scheduled_resumed_req_ids),
                           sorted(so.finished_req_ids), [r.request_id for r in finished],
                           so.waiting_stop_reason, round(engine.last_stats.kv_cache_usage, 9)))
+            if not check:
+                trace.append(step_state(engine, added))
             if check:
                 check_invariants(engine, added, prev)
         step += 1
@@ -209,6 +223,17 @@ def test_same_input_gives_identical_traces(workload):
     first = run_workload(*workload, check=False)
     second = run_workload(*workload, check=False)
     assert first == second
+
+
+@settings(deadline=None, derandomize=True, max_examples=300,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(workloads)
+def test_fast_paths_off_gives_identical_traces(workload):
+    # Every shortcut (decode fast path, lean allocate_slots, flat one-token outputs, batch
+    # append, greedy table) must decide exactly what the general code decides.
+    fast = run_workload(*workload, check=False)
+    slow = run_workload(*workload, check=False, fast_paths=False)
+    assert fast == slow
 
 
 @settings(deadline=None, derandomize=True, max_examples=250,

@@ -19,25 +19,39 @@ def cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def make_block_hasher(block_size: int):
+class BlockHasher:
     """Extends `request.block_hashes` to cover every full block of its tokens (chained hashes).
 
-    Tuples of ints hash identically in every process, so traces are reproducible.
+    Tuples of ints hash identically in every process, so traces are reproducible. A class
+    rather than a closure so requests that hold one can be pickled (engine snapshots).
     """
 
-    def hash_request_blocks(request: Request) -> None:
+    __slots__ = ("block_size",)
+
+    def __init__(self, block_size: int) -> None:
+        self.block_size = block_size
+
+    def __call__(self, request: Request) -> None:
+        block_size = self.block_size
         hashes = request.block_hashes
         n_full = request.num_tokens // block_size
         if len(hashes) >= n_full:
             return
-        tokens = request._all_token_ids
         parent = hashes[-1] if hashes else NONE_HASH
         for i in range(len(hashes), n_full):
-            parent = hash((parent, tuple(tokens[i * block_size:(i + 1) * block_size])))
+            start = i * block_size
+            parent = hash((parent, request.token_ids_slice(start, start + block_size)))
             hashes.append(parent)
 
-    hash_request_blocks.block_size = block_size
-    return hash_request_blocks
+    def __eq__(self, other: object) -> bool:
+        return type(other) is BlockHasher and other.block_size == self.block_size
+
+    def __hash__(self) -> int:
+        return hash((BlockHasher, self.block_size))
+
+
+def make_block_hasher(block_size: int) -> BlockHasher:
+    return BlockHasher(block_size)
 
 
 @dataclass

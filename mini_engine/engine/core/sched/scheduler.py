@@ -27,6 +27,7 @@ from mini_engine.engine.outputs import (EngineCoreOutputs, ModelRunnerOutput, On
                                         SchedulerStats)
 from mini_engine.engine.request import Request, RequestStatus
 from mini_engine.engine.core.sched.request_queue import create_request_queue
+from mini_engine.engine.core.sched.utils import check_stop
 
 _RUNNING = RequestStatus.RUNNING
 _WAITING = RequestStatus.WAITING
@@ -434,7 +435,7 @@ class Scheduler:
         finished = self.finished_outside_update
         self.finished_outside_update = []
         stops: list[tuple[Request, RequestStatus]] = []
-        if type(model_runner_output) is OneTokenEachOutput:
+        if self.use_fast_paths and type(model_runner_output) is OneTokenEachOutput:
             self._append_one_token_each(model_runner_output.requests,
                                         model_runner_output.tokens, stops)
         else:
@@ -448,18 +449,10 @@ class Scheduler:
                     continue  # aborted while the step ran
                 for token in new_token_ids:
                     request.append_output_token_ids(token)
-                    # check_stop, in vLLM 0.33's order: EOS, stop tokens, then length
-                    # (max_tokens or max_model_len, folded into length_limit at add time).
-                    if token == request.eos_token_id:
-                        stops.append((request, _STOPPED))
-                    elif token in request.stop_token_ids:
-                        stops.append((request, _STOPPED))
-                        request.stop_reason = token
-                    elif request.num_tokens >= request.length_limit:
-                        stops.append((request, _LENGTH))
-                    else:
-                        continue
-                    break
+                    status = check_stop(request)
+                    if status is not None:
+                        stops.append((request, status))
+                        break  # the stopping token is kept, later ones dropped
         if stops:
             # Freed in step order (the free queue's order depends on it).
             stopped_running: set[int] = set()
@@ -480,24 +473,16 @@ class Scheduler:
     @staticmethod
     def _append_one_token_each(requests: list[Request], tokens: Iterable[int],
                                stops: list[tuple[Request, RequestStatus]]) -> None:
-        """The loop above for engine.step's common case: one token for each request."""
-        for request, token in zip(requests, tokens):
-            if request.status > _PREEMPTED:
-                continue  # aborted while the step ran
-            # request.append_output_token_ids(token), inlined: this is the hottest loop.
-            request._all_token_ids.append(token)
-            num_tokens = request.num_tokens + 1
-            request.num_tokens = num_tokens
-            hash_block_size = request._hash_block_size
-            if hash_block_size and not num_tokens % hash_block_size:
-                request._block_hasher(request)
-            if token == request.eos_token_id:
-                stops.append((request, _STOPPED))
-            elif token in request.stop_token_ids:
-                stops.append((request, _STOPPED))
-                request.stop_reason = token
-            elif num_tokens >= request.length_limit:
-                stops.append((request, _LENGTH))
+        """Fast path of the loop above when each request sampled exactly one token.
+
+        `Request.append_one_token_each` appends in one loop and returns the few requests
+        a stop check could stop; check_stop runs on those alone (same result: each
+        request got one token, so nothing else can change between its append and its check).
+        """
+        for request in Request.append_one_token_each(requests, tokens):
+            status = check_stop(request)
+            if status is not None:
+                stops.append((request, status))
 
     def make_stats(self) -> SchedulerStats:
         kvm = self.kv_cache_manager

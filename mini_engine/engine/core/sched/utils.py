@@ -1,0 +1,34 @@
+"""`check_stop`: the one stop check, run after every token appended to a request (vLLM 0.33's
+vllm/v1/core/sched/utils.py).
+
+Order: EOS (unless ignore_eos: then `request.eos_token_id` is None), then the stop token
+ids (the token becomes `stop_reason`), then the length limit (`max_tokens` outputs or
+`max_model_len` tokens, folded into `request.length_limit` when the scheduler admits the
+request). vLLM's `min_tokens` gate guards only its repetition check, which mini_engine
+lacks: below `min_tokens` the sampler masks EOS and stop ids for models that produce
+logits, and a token-rule model that returns one anyway stops the request, as in vLLM.
+"""
+
+from __future__ import annotations
+
+from mini_engine.engine.request import Request, RequestStatus
+
+FINISHED_STOPPED = RequestStatus.FINISHED_STOPPED
+FINISHED_LENGTH = RequestStatus.FINISHED_LENGTH
+
+
+def check_stop(request: Request) -> RequestStatus | None:
+    """The finished status `request`'s last appended token puts it in, or None to go on.
+
+    Sets `request.stop_reason` on a stop-token stop; the caller sets the status (it
+    needs to know which queue the request was in first).
+    """
+    token = request.last_token_id
+    if token == request.eos_token_id:
+        return FINISHED_STOPPED
+    if token in request.stop_token_ids:
+        request.stop_reason = token
+        return FINISHED_STOPPED
+    if request.num_tokens >= request.length_limit:
+        return FINISHED_LENGTH
+    return None
