@@ -314,28 +314,35 @@ def function_size(modules: dict[str, Module]) -> set[str]:
 
 
 _TUI_MAIN_PROBE = textwrap.dedent("""
-    import runpy, sys
+    import importlib, pkgutil, runpy, sys
     {extra}
+    def cli_loaded():
+        return any(m == "mini_engine.cli" or m.startswith("mini_engine.cli.") for m in sys.modules)
     sys.argv = ["tui", "--help"]
     try:
         runpy.run_module("tui", run_name="__main__", alter_sys=True)
     except SystemExit:
         pass
+    after_help = cli_loaded()
+    import tui
+    for info in pkgutil.walk_packages(tui.__path__, "tui."):
+        importlib.import_module(info.name)  # the app's machinery, without running it
     print()
-    print("CLI-LOADED", any(m == "mini_engine.cli" or m.startswith("mini_engine.cli.")
-                            for m in sys.modules))
+    print("PROBE", after_help, cli_loaded())
 """)
 
 
 def tui_main_imports_cli(extra: str = "") -> set[str]:
-    """`python -m tui --help` in a fresh interpreter: is mini_engine.cli in sys.modules after?"""
+    """In a fresh interpreter: run `python -m tui --help`, then import every tui module (nothing
+    runs the app); items say after which of the two mini_engine.cli was in sys.modules."""
     result = subprocess.run([sys.executable, "-c", _TUI_MAIN_PROBE.format(extra=extra)],
                             capture_output=True, text=True, timeout=120, cwd=REPO,
                             stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr
-    last = result.stdout.strip().splitlines()[-1]
-    assert last in ("CLI-LOADED True", "CLI-LOADED False"), result.stdout[-500:]
-    return {"python -m tui"} if last == "CLI-LOADED True" else set()
+    words = result.stdout.strip().splitlines()[-1].split()
+    assert words[0] == "PROBE" and len(words) == 3, result.stdout[-500:]
+    return ({"python -m tui --help"} if words[1] == "True" else set()) | (
+        {"import every tui module"} if words[2] == "True" else set())
 
 
 SOURCE_RULES = {
