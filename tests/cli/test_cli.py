@@ -453,6 +453,51 @@ def test_every_command_is_one_module():
         assert (args.command, args.func) == (command.NAME, command.cmd)
 
 
+@pytest.mark.parametrize("argv, code", [
+    (["run", "no_such_scenario"], 2),
+    (["run", "{tmp}/bad.jsonl"], 2),
+    (["run", "{tmp}/bad.yaml", "--format", "log"], 2),
+    (["run", "{tmp}/bad.jsonl", "--format", "jsonl", "--until", "1"], 2),
+    (["export", "{tmp}/bad.yaml", "--perfetto", "{tmp}/out.json"], 2),
+    (["export", "hello", "--jsonl", "{tmp}/no/dir/out.jsonl"], 2),
+    (["trace", "hi", "--set", "nope=1"], 2),
+    (["trace", "hi", "--max-tokens", "0"], 2),
+    (["schema", "--bogus"], 2),
+    (["tui", "{tmp}/bad.jsonl"], 2),
+    (["validate", "{tmp}/bad.yaml"], 1),
+    (["check", "{tmp}/bad.yaml"], 1),
+])
+def test_every_command_reports_bad_input_on_one_line(capsys, tmp_path, argv, code):
+    (tmp_path / "bad.yaml").write_text(BAD)
+    (tmp_path / "bad.jsonl").write_text("{}\n")
+    got, out, err = run(capsys, *(a.format(tmp=tmp_path) for a in argv))
+    assert got == code
+    assert_one_line_error(err)
+
+
+@pytest.mark.parametrize("make_error, line", [
+    (lambda e: e.ScenarioError("bad key", "a.yaml", 3, "requests[0]"),
+     "a.yaml:3: requests[0]: bad key"),
+    (lambda e: e.RecordingError("r.jsonl", 2, "invalid JSON"), "r.jsonl:2: invalid JSON"),
+    (lambda e: e.ConfigError("max_num_seqs", "must be >= 1"),
+     "mini-engine: error: max_num_seqs: must be >= 1"),
+    (lambda e: e.BreakpointError("empty breakpoint"), "mini-engine: error: empty breakpoint"),
+    (lambda e: e.UsageError("two\nlines"), "mini-engine: error: two lines"),
+    (lambda e: e.MiniEngineError("plain"), "mini-engine: error: plain"),
+    (lambda e: FileNotFoundError(2, "No such file or directory", "x.yaml"),
+     "mini-engine: error: x.yaml: No such file or directory"),
+], ids=["scenario", "recording", "config", "breakpoint", "usage", "base", "oserror"])
+def test_any_user_error_from_a_command_is_one_line_exit_2(capsys, monkeypatch, make_error, line):
+    import mini_engine.cli.schema as schema_command
+    from mini_engine import errors
+
+    def fails(args):
+        raise make_error(errors)
+
+    monkeypatch.setattr(schema_command, "cmd", fails)
+    assert run(capsys, "schema") == (2, [], [line])
+
+
 def test_keyboard_interrupt_exits_130_quietly(capsys, monkeypatch):
     import mini_engine.cli.schema as schema_command
 
