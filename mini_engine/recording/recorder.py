@@ -24,7 +24,7 @@ from mini_engine.recording.codes import (ABORTED, BLOCK_CACHED_FREE, BLOCK_FREE,
                                          read_only)
 from mini_engine.recording.records import Happening, StepDelta, StepMetrics
 from mini_engine.recording.store import Recording
-from mini_engine.scenarios.runner import ScenarioRunner
+from mini_engine.scenarios.runner import RunnerSnapshot, ScenarioRunner
 from mini_engine.scenarios.spec import Scenario
 
 _NO_SAMPLES = read_only(np.zeros(0, np.int32))
@@ -358,13 +358,26 @@ class RecordingBuilder:
             kv_cache_usage_at_schedule=view.kv_cache_usage if view is not None else None)
 
 
-def emitted_frames(scenario: Scenario) -> Iterator[tuple[EngineStep | None, tuple]]:
+SNAPSHOT_STEPS = 64  # a live recording keeps the engine's state every this many steps
+
+
+def emitted_frames(scenario: Scenario, runner: ScenarioRunner | None = None,
+                   on_snapshot: Callable[[int, RunnerSnapshot], None] | None = None,
+                   ) -> Iterator[tuple[EngineStep | None, tuple]]:
     """Run the scenario and yield what the engine emitted, frame by frame: (None, the events
-    before the first step), then (the step's record, the events after it) for each step."""
-    runner = ScenarioRunner(scenario)
+    before the first step), then (the step's record, the events after it) for each step.
+    Given a `runner` (resumed mid-run), only its later steps are yielded.
+
+    With `on_snapshot`, the runner's state is handed over after step 0 and every
+    SNAPSHOT_STEPS steps (what resuming at a recorded step starts from).
+    """
+    if runner is None:
+        runner = ScenarioRunner(scenario)
+        yield None, runner.engine.take_events()
     engine = runner.engine
-    yield None, engine.take_events()
     while not runner.is_done():
+        if on_snapshot is not None and runner.steps_done % SNAPSHOT_STEPS == 0:
+            on_snapshot(runner.steps_done, runner.snapshot())
         runner.step()
         yield engine.last_step, engine.take_events()
 
@@ -375,7 +388,8 @@ class Recorder:
     def __init__(self, scenario: Scenario) -> None:
         self.builder = RecordingBuilder(scenario)
         self.recording = self.builder.recording
-        self._frames = emitted_frames(scenario)
+        self._frames = emitted_frames(scenario,
+                                      on_snapshot=self.recording.snapshots.__setitem__)
         _, before = next(self._frames)
         self.builder.begin(before)
         # The engine runs one step ahead, so that the run's end is known as it is recorded.
@@ -412,3 +426,27 @@ def record(scenario: Scenario, progress: Callable[[int], None] | None = None,
     if progress is not None:
         progress(recorder.recording.num_steps)
     return recorder.recording
+
+
+def resume_at(recording: Recording, step: int, **changed_settings) -> ScenarioRunner:
+    """A live runner at frame `step` of a recorded run, optionally with new scheduler settings.
+
+    It resumes the nearest earlier engine snapshot the recording keeps and replays at
+    most SNAPSHOT_STEPS - 1 steps. A recording without them (loaded from a file) gets
+    them made on the way, by replaying its scenario once, and keeps them.
+    """
+    if not 0 <= step <= recording.num_steps:
+        raise IndexError(f"step {step} out of range 0..{recording.num_steps}")
+    snapshots = recording.snapshots
+    base = max((k for k in snapshots if k <= step), default=None)
+    runner = (ScenarioRunner.resume(snapshots[base]) if base is not None
+              else ScenarioRunner(recording.scenario))
+    runner.engine.take_events()  # frame `base` is recorded already
+    while runner.steps_done < step:
+        if runner.steps_done % SNAPSHOT_STEPS == 0 and runner.steps_done not in snapshots:
+            snapshots[runner.steps_done] = runner.snapshot()
+        runner.step()
+        runner.engine.take_events()  # already in the recording's frames
+    if changed_settings:
+        return ScenarioRunner.resume(runner.snapshot(), **changed_settings)
+    return runner

@@ -106,6 +106,8 @@ class Recording:
         self._outputs: list[list[int]] = [[] for _ in range(n)]  # sampled tokens so far
         self.complete = False
         self.num_steps = -1  # frames 0..num_steps are readable
+        # Engine states to resume from (recorder.resume_at), by step: opaque to the recording.
+        self.snapshots: dict[int, object] = {}
 
     # -------------------------------------------------------------- growth (internal)
 
