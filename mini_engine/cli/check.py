@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import sys
 
-from mini_engine.cli.common import EXIT_FAIL, EXIT_OK, examples
+from mini_engine.cli.common import EXIT_FAIL, EXIT_OK, add_command
 from mini_engine.errors import MiniEngineError, error_line
 
 NAME = "check"
 
 
 def subparser_init(subparsers) -> None:
-    import argparse
-    chk = subparsers.add_parser(
-        NAME, help="run scenarios and compare with their expect blocks",
-        description="Run each scenario and compare the result with its expect block (final "
-                    "statuses, total_steps, num_preemptions). Prints 'PASS NAME' or 'FAIL "
-                    "NAME: what differed' per scenario. A scenario without an expect block "
-                    "FAILs (a CI check that checks nothing should not pass silently) unless "
-                    "--allow-missing is given, which reports it as SKIP. Exit 0 if all pass, "
-                    "1 on any failure or error.",
-        epilog=examples("mini-engine check hello kv_preemption",
-                        "mini-engine check --allow-missing hello large_workload"),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    chk = add_command(
+        subparsers, NAME, "run scenarios and compare with their expect blocks",
+        "Run each scenario and compare the result with its expect block (final statuses, "
+        "total_steps, num_preemptions). Prints 'PASS NAME' or 'FAIL NAME: what differed' per "
+        "scenario. A scenario without an expect block FAILs (a CI check that checks nothing "
+        "should not pass silently) unless --allow-missing is given, which reports it as "
+        "SKIP. Exit 0 if all pass, 1 on any failure or error.",
+        ("mini-engine check hello kv_preemption",
+         "mini-engine check --allow-missing hello large_workload"))
     chk.add_argument("scenarios", nargs="+", metavar="SCENARIO")
     chk.add_argument("--allow-missing", action="store_true",
                      help="report scenarios without an expect block as SKIP, not FAIL")

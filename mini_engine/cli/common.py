@@ -40,6 +40,10 @@ def int_at_least(low: int):
     return parse
 
 
-def examples(*commands: str) -> str:
-    """An epilog listing example command lines (tests/cli runs every one of them)."""
-    return "examples:\n" + "".join(f"  {command}\n" for command in commands)
+def add_command(subparsers, name: str, summary: str, description: str, examples: tuple[str, ...],
+                notes: str = "") -> argparse.ArgumentParser:
+    """A command's subparser: `summary` in the command list, `description` on top of its
+    --help, then `notes` and the example command lines (tests/cli runs every one of them)."""
+    epilog = notes + "examples:\n" + "".join(f"  {command}\n" for command in examples)
+    return subparsers.add_parser(name, help=summary, description=description, epilog=epilog,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)

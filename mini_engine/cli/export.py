@@ -5,22 +5,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mini_engine.cli.common import EXIT_OK, SOURCE_HELP, UsageError, examples
+from mini_engine.cli.common import EXIT_OK, SOURCE_HELP, UsageError, add_command
 
 NAME = "export"
 
 
 def subparser_init(subparsers) -> None:
-    import argparse
-    exp = subparsers.add_parser(
-        NAME, help="write a run as a JSONL recording or a Perfetto trace",
-        description="Record a scenario and write it as a JSONL recording (replayable with "
-                    "'mini-engine tui' and 'run') or as Chrome Trace Event JSON for "
-                    "https://ui.perfetto.dev (1 step = 1000 us).",
-        epilog=examples("mini-engine export kv_preemption --jsonl kv_preemption.jsonl",
-                        "mini-engine run kv_preemption.jsonl --until 3",
-                        "mini-engine export kv_preemption --perfetto kv_preemption.json"),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    exp = add_command(
+        subparsers, NAME, "write a run as a JSONL recording or a Perfetto trace",
+        "Record a scenario and write it as a JSONL recording (replayable with 'mini-engine "
+        "tui' and 'run') or as Chrome Trace Event JSON for https://ui.perfetto.dev (1 step = "
+        "1000 us).",
+        ("mini-engine export kv_preemption --jsonl kv_preemption.jsonl",
+         "mini-engine run kv_preemption.jsonl --until 3",
+         "mini-engine export kv_preemption --perfetto kv_preemption.json"))
     exp.add_argument("scenario", metavar="SCENARIO", help=SOURCE_HELP)
     target = exp.add_mutually_exclusive_group(required=True)
     target.add_argument("--jsonl", metavar="OUT", help="write the JSONL recording to OUT")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from mini_engine.cli.common import EXIT_OK, SOURCE_HELP, UsageError, examples, int_at_least
+from mini_engine.cli.common import EXIT_OK, SOURCE_HELP, UsageError, add_command, int_at_least
 
 NAME = "run"
 FORMAT_HELP = """\
@@ -18,17 +18,14 @@ log: vLLM's per-step "Iteration(i): ..." line and, every --stats-interval steps,
 its "Engine 000: Avg prompt throughput ..." stats line (per step, not per second).
 jsonl: the recording (a header line, then one line per step).
 """
-EXAMPLES = examples("mini-engine run hello",
-                    "mini-engine run kv_preemption --until 3",
-                    "mini-engine run prefix_caching --format log --stats-interval 5")
+EXAMPLES = ("mini-engine run hello",
+            "mini-engine run kv_preemption --until 3",
+            "mini-engine run prefix_caching --format log --stats-interval 5")
 
 
 def subparser_init(subparsers) -> None:
-    import argparse
-    run = subparsers.add_parser(NAME, help="run a scenario and print every step",
-                                description="Run a scenario and print every step.",
-                                epilog=FORMAT_HELP + "\n" + EXAMPLES,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = add_command(subparsers, NAME, "run a scenario and print every step",
+                      "Run a scenario and print every step.", EXAMPLES, FORMAT_HELP + "\n")
     run.add_argument("scenario", metavar="SCENARIO", help=SOURCE_HELP)
     run.add_argument("--format", choices=("table", "log", "jsonl"), default="table",
                      help="output format (default: table)")

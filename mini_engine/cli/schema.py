@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 
-from mini_engine.cli.common import EXIT_OK, examples
+from mini_engine.cli.common import EXIT_OK, add_command
 
 NAME = "schema"
 
 
 def subparser_init(subparsers) -> None:
-    import argparse
-    sch = subparsers.add_parser(
-        NAME, help="print the scenario (or recording) JSON Schema",
-        description="Print the JSON Schema of scenario files (for editors), or with "
-                    "--recording the schema of a JSONL recording's lines.",
-        epilog=examples("mini-engine schema", "mini-engine schema --recording"),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sch = add_command(
+        subparsers, NAME, "print the scenario (or recording) JSON Schema",
+        "Print the JSON Schema of scenario files (for editors), or with --recording the "
+        "schema of a JSONL recording's lines.",
+        ("mini-engine schema", "mini-engine schema --recording"))
     sch.add_argument("--recording", action="store_true",
                      help="the JSONL recording format's schema instead")
     sch.set_defaults(func=cmd)

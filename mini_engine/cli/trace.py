@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 
-from mini_engine.cli.common import EXIT_OK, UsageError, examples
+from mini_engine.cli.common import EXIT_OK, UsageError, add_command
 from mini_engine.engine.config import ConfigError, EngineConfig
 
 NAME = "trace"
@@ -13,15 +13,12 @@ SETTINGS = {f.name: f for f in dataclasses.fields(EngineConfig)}
 
 
 def subparser_init(subparsers) -> None:
-    import argparse
-    tr = subparsers.add_parser(
-        NAME, help="the lab's trace of one request",
-        description="The lab's trace_request: one greedy, ignore-EOS request, one event per "
-                    "step.",
-        epilog=examples("mini-engine trace hello",
-                        "mini-engine trace hello --max-tokens 8 --set max_num_batched_tokens=4 "
-                        "--set max_num_seqs=4"),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    tr = add_command(
+        subparsers, NAME, "the lab's trace of one request",
+        "The lab's trace_request: one greedy, ignore-EOS request, one event per step.",
+        ("mini-engine trace hello",
+         "mini-engine trace hello --max-tokens 8 --set max_num_batched_tokens=4 "
+         "--set max_num_seqs=4"))
     tr.add_argument("prompt", metavar="PROMPT")
     tr.add_argument("--max-tokens", type=int, default=4, metavar="N",
                     help="tokens to generate (default: 4)")

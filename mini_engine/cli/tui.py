@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from mini_engine.cli.common import EXIT_OK, examples
+from mini_engine.cli.common import EXIT_OK, add_command
 
 NAME = "tui"
 
 
 def subparser_init(subparsers) -> None:
-    import argparse
-    tui = subparsers.add_parser(
-        NAME, help="open the step debugger",
-        description="Open the terminal step debugger (also: python -m tui [SOURCE]).",
-        epilog=examples("mini-engine tui", "mini-engine tui kv_preemption"),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    tui = add_command(subparsers, NAME, "open the step debugger",
+                      "Open the terminal step debugger (also: python -m tui [SOURCE]).",
+                      ("mini-engine tui", "mini-engine tui kv_preemption"))
     tui.add_argument("path", nargs="?", metavar="SCENARIO.yaml|RECORDING.jsonl",
                      help="a scenario file, a bundled name, or a .jsonl recording "
                           "(default: hello)")

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from mini_engine.cli.common import EXIT_FAIL, EXIT_OK, examples, report_error
+from mini_engine.cli.common import EXIT_FAIL, EXIT_OK, add_command, report_error
 from mini_engine.errors import MiniEngineError
 
 NAME = "validate"
 
 
 def subparser_init(subparsers) -> None:
-    import argparse
-    val = subparsers.add_parser(
-        NAME, help="check scenario files for errors",
-        description="Load each scenario file (or bundled name): 'ok NAME (N requests)' on "
-                    "stdout, or its one-line error on stderr. Exit 1 if any file is bad.",
-        epilog=examples("mini-engine validate hello kv_preemption"),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    val = add_command(
+        subparsers, NAME, "check scenario files for errors",
+        "Load each scenario file (or bundled name): 'ok NAME (N requests)' on stdout, or its "
+        "one-line error on stderr. Exit 1 if any file is bad.",
+        ("mini-engine validate hello kv_preemption",))
     val.add_argument("files", nargs="+", metavar="FILE")
     val.set_defaults(func=cmd)
 
