@@ -1,11 +1,19 @@
-"""Engine speed: steps, wall time, steps/s and microseconds per step on the issue's workloads.
+"""Engine speed on the issue's workloads, greedy and at the default temperature=1.0, against a baseline.
 
-    python benchmarks/engine_bench.py [--runs 7] [--only W1] [--profile]
+    python benchmarks/engine_bench.py [--runs 5] [--only W1] [--temperature 0 --temperature 1]
+                                      [--baseline b7a8e45 | --baseline none] [--profile]
 
---profile adds, per workload, the split of the fastest run's time between
-schedule(), model.sample(), update_from_output() and the rest of engine.step()
-(gathering the scheduled requests, building the ModelRunnerOutput), plus the
-decode-only steps (every scheduled request gets one token and samples).
+Each (workload, temperature) is timed in two long-lived worker processes, one
+importing this tree's `mini_engine`, one importing the baseline revision's (checked
+out with `git worktree add` into a temporary directory, removed afterwards). Runs are
+interleaved, alternating which side goes first, so load noise hits both alike. The
+table gives the median and min wall time of `while has_unfinished_requests(): step()`
+for each side and their ratio; it also checks that both sides ran the same number of
+steps and preemptions and sampled the same tokens (a CRC of every request's output).
+
+--profile adds, per (workload, temperature) and for this tree only, the split of the
+fastest run's time between schedule(), sampling, update_from_output() and the rest
+of engine.step(), plus the pure-decode steps' cost.
 
 Seeded random-byte prompts, ignore_eos, block size 16, budget 2048, threshold 0,
 prefix caching on; the toy model samples (engine plus model, end to end).
@@ -14,12 +22,17 @@ prefix caching on; the toy model samples (engine plus model, end to end).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+import zlib
+from pathlib import Path
 
 import numpy as np
-
-from mini_engine import LLMEngine, SamplingParams
 
 WORKLOADS = {
     # name: (num requests, prompt len range, max_tokens, max_num_seqs, num_gpu_blocks)
@@ -27,15 +40,21 @@ WORKLOADS = {
     "W2": (256, (128, 512), 128, 256, 2000),
     "W3": (2048, (32, 128), 256, 256, 40000),
 }
+REPO = Path(__file__).resolve().parent.parent
 
 
-def build(name: str, seed: int = 0) -> LLMEngine:
+# ------------------------------------------------------------------ one run (worker side)
+
+def build(name: str, temperature: float, seed: int = 0):
+    """The workload's engine with every request added; only the public facade (both revisions)."""
+    from mini_engine import LLMEngine, SamplingParams
+
     n, (lo, hi), max_tokens, max_num_seqs, blocks = WORKLOADS[name]
     rng = np.random.default_rng(seed)
     engine = LLMEngine(max_num_batched_tokens=2048, max_num_seqs=max_num_seqs,
                        long_prefill_token_threshold=0, block_size=16, num_gpu_blocks=blocks,
                        enable_prefix_caching=True, max_model_len=8192)
-    params = SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True)
+    params = SamplingParams(max_tokens=max_tokens, temperature=temperature, ignore_eos=True)
     for i in range(n):
         length = int(rng.integers(lo, hi + 1))
         engine.add_request(f"r{i}", prompt_token_ids=rng.integers(0, 256, length).tolist(),
@@ -43,24 +62,124 @@ def build(name: str, seed: int = 0) -> LLMEngine:
     return engine
 
 
-def run(name: str) -> tuple[int, float, int]:
-    engine = build(name)
+def run(name: str, temperature: float) -> dict:
+    engine = build(name, temperature)
     steps = preemptions = 0
     t0 = time.perf_counter()
     while engine.scheduler.has_unfinished_requests():
         engine.step()
         steps += 1
         preemptions += engine.last_stats.num_preemptions
-    return steps, time.perf_counter() - t0, preemptions
+    seconds = time.perf_counter() - t0
+    crc = 0
+    for i in range(WORKLOADS[name][0]):
+        crc = zlib.crc32(repr(list(engine.get_request(f"r{i}").output_token_ids)).encode(), crc)
+    return {"steps": steps, "seconds": seconds, "preemptions": preemptions, "tokens_crc": crc}
 
+
+def worker() -> None:
+    """Serve `<workload> <temperature>` lines on stdin with one JSON result line each."""
+    import mini_engine
+
+    print(json.dumps({"mini_engine": str(Path(mini_engine.__file__).resolve().parent)}),
+          flush=True)
+    for line in sys.stdin:
+        name, temperature = line.split()
+        print(json.dumps(run(name, float(temperature))), flush=True)
+
+
+# ------------------------------------------------------------------ the comparison (parent side)
+
+class Side:
+    """A worker process importing `mini_engine` from `root`."""
+
+    def __init__(self, label: str, root: Path) -> None:
+        env = {**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": "0"}
+        self.label = label
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker"],
+                                     cwd=root, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        imported = Path(json.loads(self.proc.stdout.readline())["mini_engine"])
+        if imported != (root / "mini_engine").resolve():
+            self.close()
+            raise SystemExit(f"{label}: imported mini_engine from {imported}, not from {root}")
+
+    def run(self, name: str, temperature: float) -> dict:
+        self.proc.stdin.write(f"{name} {temperature}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"{self.label}: the worker died running {name} at T={temperature}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def checkout(rev: str, into: Path) -> Path:
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet",
+                    str(into), rev], check=True)
+    return into
+
+
+def compare(configs: list[tuple[str, float]], runs: int, baseline: str | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="engine_bench_") as tmp:
+        sides = [Side("current", REPO)]
+        worktree = None
+        try:
+            if baseline:
+                worktree = checkout(baseline, Path(tmp) / "baseline")
+                sides.append(Side(baseline, worktree))
+            results = {(cfg, s.label): [] for cfg in configs for s in sides}
+            for i in range(runs):
+                for cfg in configs:
+                    for side in (sides if i % 2 == 0 else sides[::-1]):
+                        results[cfg, side.label].append(side.run(*cfg))
+        finally:
+            for side in sides:
+                side.close()
+            if worktree is not None:
+                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force",
+                                str(worktree)], check=False)
+    print_table(configs, sides, results, runs)
+
+
+def print_table(configs, sides, results, runs: int) -> None:
+    labels = [s.label for s in sides]
+    head = f"{'workload':8} {'T':>4} {'steps':>6} {'preempt':>7}"
+    for label in labels:
+        head += f" | {label[:12]:>12} med ms {'min ms':>8}"
+    if len(labels) == 2:
+        head += f" | {'ratio':>6} {'same tokens':>11}"
+    print(f"{runs} interleaved runs per cell; ratio = current / {labels[-1]} medians "
+          f"(below 1 is faster)")
+    print(head)
+    for cfg in configs:
+        name, temperature = cfg
+        first = results[cfg, labels[0]][0]
+        row = f"{name:8} {temperature:4.1f} {first['steps']:6d} {first['preemptions']:7d}"
+        medians = []
+        for label in labels:
+            times = [r["seconds"] for r in results[cfg, label]]
+            medians.append(statistics.median(times))
+            row += f" | {medians[-1] * 1e3:19.1f} {min(times) * 1e3:8.1f}"
+        if len(labels) == 2:
+            a, b = (results[cfg, label][0] for label in labels)
+            same = all(a[k] == b[k] for k in ("steps", "preemptions", "tokens_crc"))
+            row += f" | {medians[0] / medians[1]:6.2f} {'yes' if same else 'NO':>11}"
+        print(row)
+
+
+# ------------------------------------------------------------------ --profile (this tree only)
 
 PHASES = ("schedule", "sample", "update", "glue")
 
 
-def run_profiled(name: str) -> tuple[float, dict[str, float], int, float]:
+def run_profiled(name: str, temperature: float) -> tuple[float, dict[str, float], int, float]:
     """One run with each phase timed (the timers add some overhead to the total)."""
-    engine = build(name)
-    scheduler, model = engine.scheduler, engine.model
+    engine = build(name, temperature)
+    scheduler = engine.scheduler
     clock = time.perf_counter
     spent = dict.fromkeys(PHASES, 0.0)
 
@@ -75,7 +194,7 @@ def run_profiled(name: str) -> tuple[float, dict[str, float], int, float]:
 
     scheduler.schedule = timed("schedule", scheduler.schedule)
     scheduler.update_from_output = timed("update", scheduler.update_from_output)
-    model.sample = timed("sample", model.sample)
+    engine.sample_tokens = timed("sample", engine.sample_tokens)
     decode_steps, decode_time = 0, 0.0
     t0 = clock()
     while scheduler.has_unfinished_requests():
@@ -92,29 +211,38 @@ def run_profiled(name: str) -> tuple[float, dict[str, float], int, float]:
     return total, spent, decode_steps, decode_time
 
 
+def profile(configs: list[tuple[str, float]], runs: int) -> None:
+    sys.path.insert(0, str(REPO))
+    for name, temperature in configs:
+        total, spent, decode_steps, decode_time = min(
+            (run_profiled(name, temperature) for _ in range(runs)), key=lambda r: r[0])
+        split = "  ".join(f"{p} {spent[p] * 1e3:.1f} ms ({spent[p] / total:.0%})" for p in PHASES)
+        print(f"{name} T={temperature}: profiled {total * 1e3:.1f} ms: {split}")
+        if decode_steps:
+            print(f"  {decode_steps} pure-decode steps: {decode_time / decode_steps * 1e6:.0f} us/step")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=7)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", choices=sorted(WORKLOADS))
+    parser.add_argument("--temperature", type=float, action="append",
+                        help="repeatable; default: 0 (greedy) and 1.0 (the default)")
+    parser.add_argument("--baseline", default="b7a8e45",
+                        help="git revision to compare against ('none': this tree only)")
     parser.add_argument("--profile", action="store_true",
-                        help="also print the per-phase split of the fastest profiled run")
+                        help="per-phase split of this tree's fastest run, instead of the table")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(f"{'workload':8} {'steps':>6} {'median ms':>10} {'min ms':>8} {'steps/s':>9} {'us/step':>8} "
-          f"{'preemptions':>11}")
-    for name in [args.only] if args.only else WORKLOADS:
-        results = [run(name) for _ in range(args.runs)]
-        steps, _, preemptions = results[0]
-        wall = statistics.median(r[1] for r in results)
-        best = min(r[1] for r in results)
-        print(f"{name:8} {steps:6d} {wall * 1e3:10.1f} {best * 1e3:8.1f} {steps / wall:9.0f} "
-              f"{wall / steps * 1e6:8.1f} {preemptions:11d}")
-        if args.profile:
-            total, spent, decode_steps, decode_time = min(
-                (run_profiled(name) for _ in range(args.runs)), key=lambda r: r[0])
-            split = "  ".join(f"{p} {spent[p] * 1e3:.1f} ms ({spent[p] / total:.0%})" for p in PHASES)
-            print(f"  profiled {total * 1e3:.1f} ms: {split}")
-            if decode_steps:
-                print(f"  {decode_steps} pure-decode steps: {decode_time / decode_steps * 1e6:.0f} us/step")
+    if args.worker:
+        return worker()
+    temperatures = args.temperature or [0.0, 1.0]
+    configs = [(name, t) for name in ([args.only] if args.only else WORKLOADS)
+               for t in temperatures]
+    if args.profile:
+        return profile(configs, args.runs)
+    compare(configs, args.runs, None if args.baseline.lower() == "none" else args.baseline)
 
 
 if __name__ == "__main__":

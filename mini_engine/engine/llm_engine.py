@@ -41,8 +41,8 @@ class LLMEngine:
         self.model: Model = model if model is not None else ToyModel()
         self.scheduler = Scheduler(self.config)
         self.sampler = Sampler()
-        # A logits model is sampled here; a token-rule model returns tokens itself.
-        self._next_tokens = (functools.partial(self.sampler, self.model)
+        # requests -> next tokens: a logits model through the sampler, a token-rule model itself.
+        self.sample_tokens = (functools.partial(self.sampler, self.model)
                              if isinstance(self.model, LogitsModel) else self.model.sample)
         self.fast_paths = fast_paths
         self.step_count = 0
@@ -101,7 +101,7 @@ class LLMEngine:
         scheduler_output = scheduler.schedule()
         req_ids = list(scheduler_output.num_scheduled_tokens)
         scheduled = list(map(scheduler.requests.__getitem__, req_ids))
-        next_tokens = self._next_tokens
+        next_tokens = self.sample_tokens
         if not scheduler.num_prefill_chunks and scheduler.use_fast_paths:
             # Every scheduled request samples: flat tokens, no one-element lists.
             tokens = next_tokens(scheduled) if scheduled else []

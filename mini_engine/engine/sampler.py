@@ -25,7 +25,6 @@ import numpy as np
 
 from mini_engine.engine.request import Request
 
-_last_token_id = attrgetter("last_token_id")
 _num_tokens = attrgetter("num_tokens")
 
 
@@ -77,7 +76,7 @@ class Sampler:
         n = len(requests)
         if n == 0:
             return []
-        last_tokens = np.fromiter(map(_last_token_id, requests), np.int64, n)
+        last_tokens = np.fromiter(Request.last_token_ids(requests), np.int64, n)
         positions = np.fromiter(map(_num_tokens, requests), np.int64, n)
         greedy_tokens = getattr(model, "greedy_tokens", None) if self.use_greedy_table else None
         if greedy_tokens is not None:
