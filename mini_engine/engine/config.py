@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 
 from mini_engine.engine.errors import MiniEngineError
 
@@ -56,9 +56,32 @@ class EngineConfig:
                 f"({self.max_model_len}) with enable_chunked_prefill off: long prompts "
                 f"could never be scheduled")
 
+    def with_scheduler_settings(self, **changes) -> "EngineConfig":
+        """This config with scheduler settings changed (resume with new settings).
+
+        Only SCHEDULER_SETTINGS may change on a running engine; the cache settings lay out
+        the block tables and request lengths already in place, so changing one raises
+        ConfigError naming it (cache resizing is a later issue).
+        """
+        for name in changes:
+            if name in SCHEDULER_SETTINGS:
+                continue
+            if name in {f.name for f in fields(self)}:
+                raise ConfigError(name, "cannot change on a running or resumed engine: the KV "
+                                  "cache, block tables and request length limits already laid "
+                                  "out depend on it (changeable: "
+                                  f"{', '.join(SCHEDULER_SETTINGS)})")
+            raise ConfigError(name, f"unknown setting (changeable: {', '.join(SCHEDULER_SETTINGS)})")
+        return replace(self, **changes)
+
     @property
     def num_usable_blocks(self) -> int:
         return self.num_gpu_blocks - 1
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# The settings `with_scheduler_settings` may change between steps (vLLM's SchedulerConfig).
+SCHEDULER_SETTINGS = ("max_num_batched_tokens", "max_num_seqs", "long_prefill_token_threshold",
+                      "enable_chunked_prefill", "policy")

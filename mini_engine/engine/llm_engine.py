@@ -26,6 +26,7 @@ from mini_engine.engine.request import Request, RequestStatus
 from mini_engine.engine.sampler import LogitsModel, Sampler
 from mini_engine.engine.sampling_params import SamplingParams
 from mini_engine.engine.core.sched.scheduler import Scheduler
+from mini_engine.engine.snapshot import EngineSnapshot, RequestStateCache, capture, restore
 from mini_engine.engine.tokenizer import ByteTokenizer
 
 
@@ -52,6 +53,8 @@ class LLMEngine:
         self._arrivals = 0
         self._all_requests: dict[str, Request] = {}
         self._prompts: dict[str, str | None] = {}
+        # The last saved state of each request, shared by consecutive snapshots.
+        self._request_states = RequestStateCache()
 
     def add_request(self, request_id: str, prompt: str | None = None,
                     sampling_params: SamplingParams | None = None,
@@ -146,6 +149,43 @@ class LLMEngine:
             num_running=stats.num_running_reqs, num_waiting=stats.num_waiting_reqs,
             prefix_cache_queries=pc.queries, prefix_cache_hits=pc.hits,
             num_preemptions=stats.num_preemptions)
+
+    def snapshot(self) -> EngineSnapshot:
+        """The whole engine's state, immutable and picklable; take it between steps.
+
+        What is saved is listed in engine/snapshot.py. Consecutive snapshots share the
+        frozen state of requests that did not change in between, so keeping many is cheap.
+        """
+        return capture(self, self._all_requests, self._prompts, self._arrivals,
+                       self._request_states)
+
+    @classmethod
+    def from_snapshot(cls, state: EngineSnapshot, model: Model | None = None,
+                      **changed_settings) -> "LLMEngine":
+        """A new engine resumed from `state`: its every later step equals the original run's.
+
+        `model` defaults to the snapshot's (models hold no state). `changed_settings`
+        may change scheduler settings only (config.SCHEDULER_SETTINGS); the result is the
+        same as running the original engine to this step and then calling
+        `update_settings(**changed_settings)`. Other settings raise ConfigError (a ValueError).
+        """
+        state.config.with_scheduler_settings(**changed_settings)  # refuse before any work
+        engine = cls(model=model if model is not None else state.model, config=state.config)
+        engine._all_requests, engine._prompts = restore(engine, state)
+        engine._arrivals = state.num_arrivals
+        engine.step_count = state.step_count
+        engine.last_scheduler_output = state.last_scheduler_output
+        engine.last_stats = state.last_stats
+        if state.last_step is not None or hasattr(engine, "last_step"):
+            engine.last_step = state.last_step
+        if changed_settings:
+            engine.update_settings(**changed_settings)
+        return engine
+
+    def update_settings(self, **changes) -> None:
+        """Change scheduler settings between steps (Scheduler.update_settings); the config follows."""
+        self.scheduler.update_settings(**changes)
+        self.config = self.scheduler.config
 
     def get_request(self, request_id: str) -> Request:
         return self._all_requests[request_id]

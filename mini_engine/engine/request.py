@@ -107,6 +107,22 @@ class Request:
         if block_hasher is not None:
             block_hasher(self)
 
+    @classmethod
+    def restored(cls, request_id: str, prompt_token_ids, output_token_ids, block_hashes,
+                 sampling_params: SamplingParams, *, eos_token_id: int | None, priority: int,
+                 arrival_time: float, block_hasher: Callable[["Request"], None] | None
+                 ) -> "Request":
+        """A request rebuilt from a snapshot (engine/snapshot.py): tokens and block hashes
+        as saved, nothing re-hashed; the caller sets status and counters."""
+        request = cls(request_id, prompt_token_ids, sampling_params, eos_token_id=eos_token_id,
+                      priority=priority, arrival_time=arrival_time)
+        request._all_token_ids.extend(output_token_ids)
+        request.num_tokens = len(request._all_token_ids)
+        request.block_hashes = list(block_hashes)
+        request._block_hasher = block_hasher
+        request._hash_block_size = getattr(block_hasher, "block_size", 0) if block_hasher else 0
+        return request
+
     # Read-only views, named as vLLM's (ConstantList: live, but every mutation raises).
     @property
     def prompt_token_ids(self) -> ConstantList[int]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mini_engine.engine.llm_engine import LLMEngine
+from mini_engine.engine.model import Model
+from mini_engine.engine.snapshot import EngineSnapshot
 from mini_engine.engine.request import Request
 from mini_engine.scenarios.spec import Scenario
 
@@ -28,17 +30,58 @@ class StepResult:
     aborted: list[Request]  # aborted by events after the step
 
 
+@dataclass(frozen=True)
+class RunnerSnapshot:
+    """A `ScenarioRunner` between steps: the engine's snapshot plus the runner's own cursors."""
+
+    scenario: Scenario
+    engine: EngineSnapshot
+    steps_done: int
+    next_arrival: int  # index into the arrivals sorted by arrival_step
+    next_event: int  # index into the events sorted by step
+    initial_arrived: tuple[str, ...]  # request ids added (resp. aborted) at step 0
+    initial_aborted: tuple[str, ...]
+
+
 class ScenarioRunner:
     def __init__(self, scenario: Scenario) -> None:
+        self._start(scenario, LLMEngine(model=scenario.model.build(), config=scenario.engine), 0)
+        self.initial_arrived, self.initial_aborted = self.apply_due()
+
+    def _start(self, scenario: Scenario, engine: LLMEngine, steps_done: int) -> None:
         self.scenario = scenario
-        self.engine = LLMEngine(model=scenario.model.build(), config=scenario.engine)
-        self.steps_done = 0
+        self.engine = engine
+        self.steps_done = steps_done
         # Stable sorts: ties keep list order.
         self._arrivals = sorted(scenario.requests, key=lambda r: r.arrival_step)
         self._events = sorted(scenario.events, key=lambda e: e.step)
         self._next_arrival = 0
         self._next_event = 0
-        self.initial_arrived, self.initial_aborted = self.apply_due()
+
+    def snapshot(self) -> RunnerSnapshot:
+        """The runner's state between steps (immutable, picklable); see `resume`."""
+        return RunnerSnapshot(
+            self.scenario, self.engine.snapshot(), self.steps_done, self._next_arrival,
+            self._next_event, tuple(r.request_id for r in self.initial_arrived),
+            tuple(r.request_id for r in self.initial_aborted))
+
+    @classmethod
+    def resume(cls, snapshot: RunnerSnapshot, model: Model | None = None,
+               **changed_settings) -> "ScenarioRunner":
+        """A runner continuing from `snapshot`: later steps, arrivals and events as the original's.
+
+        `changed_settings` are scheduler settings (LLMEngine.from_snapshot): the run then
+        equals the original run to this step followed by `engine.update_settings(...)`.
+        `scenario` stays the original (its `engine` block is the settings of step 0).
+        """
+        engine = LLMEngine.from_snapshot(snapshot.engine, model=model, **changed_settings)
+        runner = cls.__new__(cls)
+        runner._start(snapshot.scenario, engine, snapshot.steps_done)
+        runner._next_arrival = snapshot.next_arrival
+        runner._next_event = snapshot.next_event
+        runner.initial_arrived = [engine.get_request(rid) for rid in snapshot.initial_arrived]
+        runner.initial_aborted = [engine.get_request(rid) for rid in snapshot.initial_aborted]
+        return runner
 
     def apply_due(self) -> tuple[list[Request], list[Request]]:
         """Add the arrivals, then apply the events, due at `steps_done`."""

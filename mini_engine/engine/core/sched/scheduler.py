@@ -494,3 +494,28 @@ class Scheduler:
             prefix_cache_stats=kvm.make_prefix_cache_stats(),
             num_preemptions=len(self.preemptions_in_step),
         )
+
+    # ------------------------------------------------------------------ save / resume
+
+    def update_settings(self, **changes) -> None:
+        """Switch scheduler settings between steps, as a resume with changed settings does.
+
+        Only `config.SCHEDULER_SETTINGS` may change (others raise ConfigError). The next
+        schedule() simply uses the new limits: running requests keep running even above a
+        lower `max_num_seqs` (admission waits until seats free up). A policy change moves
+        the waiting requests into the other queue type, fed in the old queue's service
+        order: fcfs -> priority re-sorts them by (priority, arrival, id); priority -> fcfs
+        keeps the order the priority queue would have served them in.
+        """
+        config = self.config.with_scheduler_settings(**changes)
+        self.config = config
+        self.max_num_scheduled_tokens = config.max_num_batched_tokens
+        self.max_num_running_reqs = config.max_num_seqs
+        self.long_prefill_token_threshold = config.long_prefill_token_threshold
+        self.enable_chunked_prefill = config.enable_chunked_prefill
+        if config.policy != self.policy:
+            queue = create_request_queue(config.policy)
+            for request in self.waiting:
+                queue.add_request(request)
+            self.waiting = queue
+            self.policy = config.policy
