@@ -19,7 +19,7 @@ def subparser_init(subparsers) -> None:
         "should not pass silently) unless --allow-missing is given, which reports it as "
         "SKIP. Exit 0 if all pass, 1 on any failure or error.",
         ("mini-engine check hello kv_preemption",
-         "mini-engine check --allow-missing hello large_workload"))
+         "mini-engine check --allow-missing hello abort"))
     chk.add_argument("scenarios", nargs="+", metavar="SCENARIO")
     chk.add_argument("--allow-missing", action="store_true",
                      help="report scenarios without an expect block as SKIP, not FAIL")
