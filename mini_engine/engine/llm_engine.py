@@ -58,10 +58,18 @@ class LLMEngine:
 
     def add_request(self, request_id: str, prompt: str | None = None,
                     sampling_params: SamplingParams | None = None,
-                    prompt_token_ids: list[int] | None = None, priority: int = 0) -> Request:
-        """Queue a request (WAITING), or finish it at once as FINISHED_IGNORED if it can never run."""
+                    prompt_token_ids: list[int] | None = None, priority: int = 0,
+                    cache_salt: str | None = None) -> Request:
+        """Queue a request (WAITING), or finish it at once as FINISHED_IGNORED if it can never run.
+
+        `cache_salt` (vLLM's): prefix-cache blocks are shared only between requests with
+        the same salt; None or "" is no salt.
+        """
         if (prompt is None) == (prompt_token_ids is None):
             raise ValueError("give exactly one of prompt or prompt_token_ids")
+        if cache_salt is not None and not isinstance(cache_salt, str):
+            raise ValueError(f"request {request_id!r}: cache_salt must be a string or None, "
+                             f"got {cache_salt!r}")
         if request_id in self._all_requests:
             raise ValueError(f"duplicate request id {request_id!r}")
         token_ids = self.tokenizer.encode(prompt) if prompt is not None else list(prompt_token_ids)
@@ -75,7 +83,7 @@ class LLMEngine:
         request = Request(request_id, token_ids, sampling_params or SamplingParams(),
                           eos_token_id=self.tokenizer.eos_token_id, priority=priority,
                           arrival_time=float(self._arrivals),
-                          block_hasher=self.scheduler.block_hasher)
+                          block_hasher=self.scheduler.block_hasher, cache_salt=cache_salt)
         self._all_requests[request_id] = request
         self._prompts[request_id] = prompt
         self.scheduler.add_request(request)
@@ -83,6 +91,15 @@ class LLMEngine:
 
     def abort_request(self, request_ids: str | Sequence[str]) -> list[Request]:
         return self.scheduler.finish_requests(request_ids, RequestStatus.FINISHED_ABORTED)
+
+    def reset_prefix_cache(self, reset_running_requests: bool = False) -> bool:
+        """Forget every cached block hash (vLLM's LLMEngine.reset_prefix_cache).
+
+        Refused (False) while any request holds blocks, unless `reset_running_requests`
+        preempts the running ones first; those are listed in the next step's
+        `preempted_req_ids` and resumed by it if they fit.
+        """
+        return self.scheduler.reset_prefix_cache(reset_running_requests)
 
     def has_unfinished_requests(self) -> bool:
         return self.scheduler.has_unfinished_requests()

@@ -59,7 +59,7 @@ class Request:
         "num_preemptions", "stop_reason", "block_hashes", "is_prefill_chunk",
         "num_cached_tokens", "max_tokens", "min_tokens", "temperature", "eos_token_id", "stop_token_ids",
         "length_limit", "_prompt_token_ids", "_all_token_ids", "_stopping_token_ids",
-        "_block_hasher", "_hash_block_size",
+        "_block_hasher", "_hash_block_size", "cache_salt", "skip_reading_prefix_cache",
     )
 
     def __init__(
@@ -71,8 +71,14 @@ class Request:
         priority: int = 0,
         arrival_time: float = 0.0,
         block_hasher: Callable[["Request"], None] | None = None,
+        cache_salt: str | None = None,
     ) -> None:
         self.request_id = request_id
+        # Mixed into the first block's hash: requests share prefix-cache blocks only
+        # with the same salt (vLLM's tenant isolation). None or "" means no salt.
+        self.cache_salt = cache_salt
+        # vLLM request.py get_skip_reading_prefix_cache(): prompt_logprobs requests.
+        self.skip_reading_prefix_cache = bool(sampling_params.skip_reading_prefix_cache)
         self._prompt_token_ids = list(prompt_token_ids)
         self.sampling_params = sampling_params
         self.priority = priority

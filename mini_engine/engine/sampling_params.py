@@ -14,6 +14,13 @@ class SamplingParams:
     ignore_eos: bool = False
     eos_token_id: int | None = None  # None -> the tokenizer's EOS
     stop_token_ids: list[int] = field(default_factory=list)
+    # Log-probabilities of the prompt tokens: None (off), -1 (the whole vocabulary) or a
+    # count; True means 1. The toy engine computes none, but as in vLLM such a request
+    # must compute every prompt token itself, so it skips reading the prefix cache
+    # (its own blocks are still cached for others).
+    prompt_logprobs: int | None = None
+    # None: derived from prompt_logprobs (vLLM sampling_params.py __post_init__).
+    skip_reading_prefix_cache: bool | None = None
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
@@ -26,3 +33,18 @@ class SamplingParams:
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         self.stop_token_ids = list(self.stop_token_ids or [])
+        self._check_prompt_logprobs()
+        if self.skip_reading_prefix_cache is None:
+            self.skip_reading_prefix_cache = self.prompt_logprobs is not None
+        elif not isinstance(self.skip_reading_prefix_cache, bool):
+            raise ValueError("skip_reading_prefix_cache must be True, False or None, "
+                             f"got {self.skip_reading_prefix_cache!r}")
+
+    def _check_prompt_logprobs(self) -> None:
+        """vLLM's rule: None, -1, or an int >= 0 (True is read as 1)."""
+        n = self.prompt_logprobs
+        if n is True:
+            self.prompt_logprobs = 1
+        elif n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < -1):
+            raise ValueError(
+                f"prompt_logprobs must be None, -1 (all) or an integer >= 0, got {n!r}")

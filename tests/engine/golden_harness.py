@@ -1,19 +1,22 @@
 """Run a vLLM-oracle scenario through mini_engine and record it in the oracle's trace shape.
 
-The oracle (``/work/shared/oracle/vllm_trace.py``, real vLLM 0.33 scheduler) writes one
+The oracle (``tests/engine/golden/oracle_driver.py``, real vLLM 0.33 scheduler) writes one
 JSON line per step; ``run_scenario`` produces the same records from mini_engine so the
-two can be compared step by step (see ``tests/test_golden_vllm.py``).
+two can be compared step by step (see ``tests/engine/test_golden_vllm.py``). Both read
+scenarios with ``tests/engine/golden/oracle_scenario.py`` and apply a scenario's ``ops``
+(prefix-cache resets, ``finish_requests``) at the same point: after the step's arrivals,
+before its ``schedule()``.
 
-The recorded traces in ``tests/golden/*.jsonl`` are stored *compacted* (``compact``):
+The recorded traces in ``tests/engine/golden/*.jsonl`` are stored *compacted* (``compact``):
 values are verbatim, but a step-level field equal to the previous step's is left out,
 and per request only the fields that changed since the previous step (state fields) or
 are non-default this step (``scheduled``, ``preempted``, ``new_token_ids``) are kept.
 ``expand`` restores the oracle's full per-step records exactly (checked when compacting).
 
-Command line (used to re-record, see tests/golden/README.md):
+Command line (used to re-record, see tests/engine/golden/README.md):
 
-    python tests/golden_harness.py compact RAW.jsonl OUT.jsonl
-    python tests/golden_harness.py run SCENARIO.json        # mini_engine trace to stdout
+    python tests/engine/golden_harness.py compact RAW.jsonl OUT.jsonl
+    python tests/engine/golden_harness.py run SCENARIO.json   # mini_engine trace to stdout
 """
 
 from __future__ import annotations
@@ -23,26 +26,18 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
-if __package__ in (None, ""):  # allow `python tests/golden_harness.py ...`
+if __package__ in (None, ""):  # allow `python tests/engine/golden_harness.py ...`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from mini_engine import LLMEngine, RequestStatus, SamplingParams  # noqa: E402
 
-# The oracle's defaults (vllm_trace.py ENGINE_DEFAULTS); scenarios here set every key.
-ORACLE_ENGINE_DEFAULTS = {
-    "max_num_batched_tokens": 2048,
-    "max_num_seqs": 16,
-    "long_prefill_token_threshold": 0,
-    "enable_chunked_prefill": True,
-    "block_size": 16,
-    "num_gpu_blocks": 10000,
-    "enable_prefix_caching": False,
-    "max_model_len": None,
-    "async_scheduling": False,
-    "policy": "fcfs",
-    "scheduler_reserve_full_isl": True,
-    "watermark": 0.0,
-}
+# The scenario format, shared with the oracle driver (stdlib only, no package).
+sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
+import oracle_scenario  # noqa: E402
+
+# vLLM status names -> mini_engine's (the lab names the length stop FINISHED_LENGTH).
+STATUS_NAMES = {"FINISHED_LENGTH_CAPPED": "FINISHED_LENGTH"}
+
 # Keys that mini_engine takes as LLMEngine(**kwargs).
 MINI_ENGINE_KEYS = (
     "max_num_batched_tokens", "max_num_seqs", "long_prefill_token_threshold",
@@ -63,42 +58,31 @@ REQUEST_FIELDS = ("id",) + STATE_FIELDS[:5] + ("scheduled", "preempted", "num_pr
 # ----------------------------------------------------------------------------- scenario
 
 def load_scenario(path: str | Path) -> dict:
-    """Read an oracle scenario file and normalise it the way vllm_trace.load_scenario does."""
-    with open(path) as f:
-        sc = json.load(f)
-    engine = dict(ORACLE_ENGINE_DEFAULTS)
-    unknown = set(sc.get("engine", {})) - set(engine)
-    if unknown:
-        raise ValueError(f"unknown engine keys: {sorted(unknown)}")
-    engine.update(sc.get("engine", {}))
-    if engine["max_model_len"] is None:
-        engine["max_model_len"] = engine["max_num_batched_tokens"]
+    """Read an oracle scenario exactly as the driver does; refuse settings we don't model."""
+    sc = oracle_scenario.load_scenario(path)
     for key, value in FIXED_KEYS.items():
-        if engine[key] != value:
+        if sc["engine"][key] != value:
             raise ValueError(f"mini_engine only implements {key}={value!r}")
-    reqs = []
-    for i, r in enumerate(sc.get("requests", [])):
-        if "prompt_token_ids" in r:
-            toks = [int(t) for t in r["prompt_token_ids"]]
-        else:
-            toks = list(r["prompt"].encode("utf-8"))
-        reqs.append({
-            "id": str(r.get("id", i)),
-            "prompt_token_ids": toks,
-            "max_tokens": int(r.get("max_tokens", 16)),
-            "ignore_eos": bool(r.get("ignore_eos", False)),
-            "eos_token_id": r.get("eos_token_id"),
-            "stop_token_ids": r.get("stop_token_ids"),
-            "arrival_step": int(r.get("arrival_step", 0)),
-            "priority": int(r.get("priority", 0)),
-            "output_token_ids": r.get("output_token_ids"),
-        })
-    rule = {"kind": "last_plus_pos", "modulus": 256}
-    tr = sc.get("token_rule", {})
-    rule.update({"kind": tr} if isinstance(tr, str) else tr)
-    return {"engine": engine, "requests": reqs, "token_rule": rule,
-            "max_steps": int(sc.get("max_steps", 100000)),
-            "first_step": int(sc.get("first_step", 0))}
+    return sc
+
+
+def apply_op(eng: LLMEngine, op: dict, arrival_order: list[str]) -> dict:
+    """Run one op on mini_engine; return it with its result, as the oracle records it."""
+    rec = {k: v for k, v in op.items() if k != "before_step"}
+    if op["op"] == "reset_prefix_cache":
+        rec["result"] = eng.reset_prefix_cache(op["reset_running_requests"])
+    else:
+        status = RequestStatus[STATUS_NAMES.get(op["status"], op["status"])]
+        done = {r.request_id for r in eng.scheduler.finish_requests(op["request_ids"], status)}
+        rec["result"] = [rid for rid in arrival_order if rid in done]
+    return rec
+
+
+def _prefix_cache_stats_record(stats) -> dict:
+    p = stats.prefix_cache_stats
+    return {"reset": p.reset, "requests": p.requests, "queries": p.queries, "hits": p.hits,
+            "preempted_requests": p.preempted_requests, "preempted_queries": p.preempted_queries,
+            "preempted_hits": p.preempted_hits}
 
 
 class OracleTokenModel:
@@ -175,6 +159,7 @@ def run_scenario(path_or_scenario: str | Path | dict) -> list[dict]:
     # Same order as the oracle: stable sort by arrival_step (then file order).
     pending = sorted(sc["requests"], key=lambda r: r["arrival_step"])
     pending_idx = 0
+    ops, op_idx = sc["ops"], 0
     arrival_order: list[str] = []
     records: list[dict] = []
     step = sc["first_step"]
@@ -187,9 +172,10 @@ def run_scenario(path_or_scenario: str | Path | dict) -> list[dict]:
             sp = SamplingParams(max_tokens=spec["max_tokens"], ignore_eos=spec["ignore_eos"],
                                 eos_token_id=spec["eos_token_id"],
                                 stop_token_ids=list(spec["stop_token_ids"] or []),
-                                temperature=0.0)
+                                temperature=0.0, prompt_logprobs=spec["prompt_logprobs"])
             eng.add_request(spec["id"], prompt_token_ids=spec["prompt_token_ids"],
-                            sampling_params=sp, priority=spec["priority"])
+                            sampling_params=sp, priority=spec["priority"],
+                            cache_salt=spec["cache_salt"])
             arrival_order.append(spec["id"])
             arrived.append(spec["id"])
         if pending_idx >= len(pending) and not sched.has_unfinished_requests():
@@ -198,6 +184,10 @@ def run_scenario(path_or_scenario: str | Path | dict) -> list[dict]:
         all_reqs = [eng.get_request(rid) for rid in arrival_order]
         status_before = {r.request_id: r.status for r in all_reqs}
         ntok_before = {r.request_id: r.num_tokens for r in all_reqs}
+        ops_done = []
+        while op_idx < len(ops) and ops[op_idx]["before_step"] <= step:
+            ops_done.append(apply_op(eng, ops[op_idx], arrival_order))
+            op_idx += 1
         eng.step()
         out = eng.last_scheduler_output
         nst = dict(out.num_scheduled_tokens)
@@ -227,6 +217,11 @@ def run_scenario(path_or_scenario: str | Path | dict) -> list[dict]:
             "kv_cache_usage_after_schedule": round(usage_after_schedule[-1], 6),
             "num_free_blocks": kvm.block_pool.get_num_free_blocks(),
             "requests": recs,
+            "ops": ops_done,
+            "prefix_cache_stats": _prefix_cache_stats_record(eng.last_stats),
+            # mini_engine only (vLLM's SchedulerStats has no such count): the preemptions
+            # this step reports, which must be exactly the ids in `preempted`.
+            "stats_num_preemptions": eng.last_stats.num_preemptions,
         })
         step += 1
     else:

@@ -1,10 +1,10 @@
 """Golden traces from the real vLLM 0.33 scheduler, pinned step by step against mini_engine.
 
-Each ``tests/golden/scenarios/NAME.json`` (oracle scenario format) has a recorded trace
-``tests/golden/NAME.jsonl`` made by /work/shared/oracle/vllm_trace.py (see
-tests/golden/README.md). The test runs the same scenario through mini_engine
-(``tests/golden_harness.py``) and compares every step. No vllm needed: only the
-recorded traces are read.
+Each ``tests/engine/golden/scenarios/NAME.json`` (oracle scenario format) has a recorded
+trace ``tests/engine/golden/NAME.jsonl`` made by the real vLLM scheduler
+(``tests/engine/golden/oracle_driver.py``, see tests/engine/golden/README.md). The test runs
+the same scenario through mini_engine (``tests/engine/golden_harness.py``) and compares
+every step. No vllm needed: only the recorded traces are read.
 
 Documented deviations (the lab wins over vLLM, see vllm-v1-semantics.md):
 (1) long_prefill_token_threshold also applies to a lone request: no scenario here
@@ -38,19 +38,24 @@ STEP_FIELDS = (
     "arrived", "total_scheduled_tokens", "num_scheduled_reqs", "scheduled", "scheduled_new",
     "scheduled_resumed", "preempted", "finished", "num_running", "num_waiting",
     "running_order", "waiting_order", "num_free_blocks", "kv_cache_usage",
-    "kv_cache_usage_after_schedule",
+    "kv_cache_usage_after_schedule", "ops", "prefix_cache_stats",
 )
+# Recorded only by the extended driver (tests/engine/golden/oracle_driver.py); older
+# traces lack them: `ops` then reads as [] (none ran), `prefix_cache_stats` is not compared.
+OPTIONAL_FIELDS = {"ops": [], "prefix_cache_stats": None}
 REQUEST_FIELDS = (
     "status", "num_computed_tokens", "num_tokens", "num_prompt_tokens", "num_output_tokens",
     "scheduled", "preempted", "num_preemptions", "new_token_ids", "num_blocks",
 )
 
 
-def normalise(line: dict) -> dict:
+def normalise(line: dict, with_stats: bool = True) -> dict:
     """One step in a canonical, comparable form (status names mapped, dict order kept)."""
     out = {"step": line["step"]}
     for key in STEP_FIELDS:
-        value = line.get(key)
+        value = line.get(key, OPTIONAL_FIELDS.get(key))
+        if key == "prefix_cache_stats" and not with_stats:
+            value = None
         if key == "scheduled":
             value = list(value.items())  # scheduling order matters too
         out[key] = value
@@ -93,7 +98,8 @@ def diff_steps(want: dict, got: dict) -> list[str]:
 def compare_traces(name: str, golden: list[dict], mine: list[dict]) -> str | None:
     """None if identical, else a readable report of the first differing step."""
     want = [normalise(x) for x in golden]
-    got = [normalise(x) for x in mine]
+    got = [normalise(x, with_stats=w["prefix_cache_stats"] is not None)
+           for x, w in zip(mine, want)] + [normalise(x) for x in mine[len(want):]]
     for i, (w, g) in enumerate(zip(want, got)):
         if w != g:
             lines = [f"{name}: first difference at step {w['step']} (trace line {i})"]
@@ -120,6 +126,10 @@ def test_matches_vllm(name: str) -> None:
     report = compare_traces(name, golden, mine)
     if report:
         pytest.fail(report, pytrace=False)
+    # mini_engine's stats count exactly the preemptions vLLM's output lists that step
+    # (a reset_prefix_cache between steps included).
+    counts = [(m["step"], m["stats_num_preemptions"]) for m in mine]
+    assert counts == [(g["step"], len(g["preempted"])) for g in golden]
 
 
 def test_every_scenario_has_a_trace() -> None:
@@ -151,7 +161,8 @@ def test_deviation_threshold_applies_to_lone_request() -> None:
     """
     name = "b_threshold2_lone"
     golden = [normalise(x) for x in expand(read_jsonl(GOLDEN / f"{name}.jsonl"))]
-    mine = [normalise(x) for x in run_scenario(GOLDEN / "scenarios" / f"{name}.json")]
+    mine = [normalise(x, with_stats=False)
+            for x in run_scenario(GOLDEN / "scenarios" / f"{name}.json")]
     sc = load_scenario(GOLDEN / "scenarios" / f"{name}.json")
     assert sc["engine"]["long_prefill_token_threshold"] == 2
     assert golden[0]["scheduled"] == [("r0", 10)]

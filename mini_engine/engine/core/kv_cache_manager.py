@@ -46,12 +46,17 @@ class KVCacheManager:
         return stats
 
     def record_prefix_cache_stats(self, request: Request, num_hits: int) -> None:
-        if self.enable_caching:
+        # vLLM: a request that skipped the lookup (prompt_logprobs) is not counted.
+        if self.enable_caching and not request.skip_reading_prefix_cache:
             self.prefix_cache_stats.record(request.num_tokens, num_hits, request.num_preemptions > 0)
 
     def get_computed_blocks(self, request: Request) -> tuple[list[int], int]:
-        """Longest run of cached full blocks, capped so at least one token is recomputed."""
-        if not self.enable_caching:
+        """Longest run of cached full blocks, capped so at least one token is recomputed.
+
+        None for a request that skips reading the cache (prompt_logprobs: every prompt
+        token must be computed); its blocks are still cached when allocated (vLLM).
+        """
+        if not self.enable_caching or request.skip_reading_prefix_cache:
             return [], 0
         max_blocks = (request.num_tokens - 1) // self.block_size
         lookup = self.block_pool.cached_block_hash_to_block.get
@@ -175,7 +180,10 @@ class KVCacheManager:
         return self._num_blocks_to_allocate(held, full, new_computed_blocks)
 
     def reset_prefix_cache(self) -> bool:
-        return self.block_pool.reset_prefix_cache()
+        if not self.block_pool.reset_prefix_cache():
+            return False
+        self.prefix_cache_stats.reset = True
+        return True
 
     def free(self, request: Request) -> None:
         """Release every block of the request, tail block first (evicted first)."""

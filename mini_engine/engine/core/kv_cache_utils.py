@@ -6,6 +6,7 @@ vllm/v1/metrics/stats.py there).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,16 @@ NONE_HASH = 0  # parent hash of block 0 (vLLM: a fixed seed hash)
 
 def cdiv(a: int, b: int) -> int:
     return -(-a // b)
+
+
+def salt_key(cache_salt: str) -> int:
+    """The salt as an int that is the same in every process (str hashes are randomised).
+
+    vLLM adds ("cache_salt", salt) to the extra keys of block 0 only
+    (kv_cache_utils.py generate_block_hash_extra_keys); chaining carries it to every
+    later block, so requests with different salts never share a block.
+    """
+    return int.from_bytes(hashlib.sha256(cache_salt.encode("utf-8")).digest()[:8], "little")
 
 
 class BlockHasher:
@@ -40,7 +51,10 @@ class BlockHasher:
         parent = hashes[-1] if hashes else NONE_HASH
         for i in range(len(hashes), n_full):
             start = i * block_size
-            parent = hash((parent, request.token_ids_slice(start, start + block_size)))
+            key = (parent, request.token_ids_slice(start, start + block_size))
+            if i == 0 and request.cache_salt:
+                key += (salt_key(request.cache_salt),)  # block 0 only: the chain carries it
+            parent = hash(key)
             hashes.append(parent)
 
     def __eq__(self, other: object) -> bool:
@@ -56,7 +70,12 @@ def make_block_hasher(block_size: int) -> BlockHasher:
 
 @dataclass
 class PrefixCacheStats:
-    """Per-step prefix-cache counters (vLLM stats.py); queries and hits are in tokens."""
+    """Per-step prefix-cache counters (vLLM stats.py); queries and hits are in tokens.
+
+    `reset`: a `reset_prefix_cache()` succeeded since the last stats (vLLM sets it in
+    KVCacheManager.reset_prefix_cache). Requests that skip reading the cache
+    (prompt_logprobs) are not counted, as in vLLM.
+    """
 
     requests: int = 0
     queries: int = 0
@@ -64,6 +83,7 @@ class PrefixCacheStats:
     preempted_requests: int = 0
     preempted_queries: int = 0
     preempted_hits: int = 0
+    reset: bool = False
 
     def record(self, num_tokens: int, num_hits: int, preempted: bool) -> None:
         if preempted:

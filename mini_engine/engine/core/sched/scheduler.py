@@ -125,17 +125,24 @@ class Scheduler:
     def get_num_unfinished_requests(self) -> int:
         return len(self.running) + len(self.waiting)
 
-    def finish_requests(self, request_ids: str | Iterable[str],
+    def finish_requests(self, request_ids: str | Iterable[str] | None,
                         finished_status: RequestStatus) -> list[Request]:
-        """Finish requests from outside (an abort); unknown or finished ids are ignored."""
+        """Finish requests from outside (an abort); unknown or finished ids are ignored.
+
+        `None` finishes every request, freed in arrival order (vLLM iterates its
+        `requests` dict), which decides the free queue's order.
+        """
         assert RequestStatus.is_finished(finished_status)
-        if isinstance(request_ids, str):
+        if request_ids is None:
+            request_ids = list(self.requests)
+        elif isinstance(request_ids, str):
             request_ids = (request_ids,)
-        valid = []
+        valid, seen = [], set()
         for rid in request_ids:
             request = self.requests.get(rid)
-            if request is None or request.is_finished() or request in valid:
+            if request is None or request.is_finished() or rid in seen:
                 continue
+            seen.add(rid)
             valid.append(request)
         running = {id(r) for r in valid if r.status == _RUNNING}
         if running:
@@ -197,7 +204,8 @@ class Scheduler:
     def schedule(self) -> SchedulerOutput:
         """Running requests first (preempting when blocks run out), then admit waiting ones."""
         self.step_counter += 1
-        self.preemptions_in_step = []
+        # preemptions_in_step is not cleared here: a reset_prefix_cache() between steps
+        # adds to it, and vLLM reports those in this output (reset_preempted_req_ids).
         plan = _StepPlan(self.max_num_scheduled_tokens)
         self._schedule_running(plan)
         stop: AdmissionStopped | None = None
@@ -223,7 +231,7 @@ class Scheduler:
             scheduled_new_req_ids=plan.scheduled_new,
             scheduled_resumed_req_ids=plan.scheduled_resumed,
             scheduled_running_req_ids=plan.scheduled_running,
-            preempted_req_ids=[r.request_id for r in plan.preempted],
+            preempted_req_ids=[p.request_id for p in self.preemptions_in_step],
             finished_req_ids=self.finished_req_ids,
             req_to_new_block_ids=plan.req_to_new_block_ids,
             waiting_stop_reason=stop.reason if stop is not None else None,
@@ -468,7 +476,11 @@ class Scheduler:
                 self.running = [r for r in self.running if id(r) not in stopped_running]
             if stopped_waiting:
                 self.waiting.remove_requests(stopped_waiting)
-        return EngineCoreOutputs(finished_requests=finished, scheduler_stats=self.make_stats())
+        stats = self.make_stats()
+        # The preemptions reported by this step's output are counted in its stats; vLLM
+        # clears reset_preempted_req_ids once schedule() has reported them.
+        self.preemptions_in_step = []
+        return EngineCoreOutputs(finished_requests=finished, scheduler_stats=stats)
 
     @staticmethod
     def _append_one_token_each(requests: list[Request], tokens: Iterable[int],
