@@ -87,15 +87,8 @@ def open_source(arg: str | os.PathLike) -> Source:
 def record_scenario(scenario: Scenario, until: int | None = None,
                     progress: Progress | None = None) -> Recording:
     """Record a scenario's run (its first `until` steps when given), reporting progress."""
-    from mini_engine.recording.recorder import Recorder
-    recorder = Recorder(scenario)
-    rec = recorder.recording
-    while not recorder.done and (until is None or rec.num_steps < until):
-        batch = RECORD_BATCH if until is None else min(RECORD_BATCH, until - rec.num_steps)
-        recorder.advance(batch)
-        if progress is not None:
-            progress(rec.num_steps)
-    return rec
+    from mini_engine.recording.recorder import record
+    return record(scenario, progress, RECORD_BATCH, until)
 
 
 def as_recording(source: Recording | Scenario | Source) -> Recording:

@@ -417,15 +417,18 @@ class Recorder:
                 break
         return not self.recording.complete
 def record(scenario: Scenario, progress: Callable[[int], None] | None = None,
-           batch: int = 256) -> Recording:
-    """Record a whole run; `progress(steps_done)` is called every `batch` steps and at the end."""
+           batch: int = 256, until: int | None = None) -> Recording:
+    """Record a run (its first `until` steps when given); `progress(steps_done)` is called
+    every `batch` steps and at the end."""
     recorder = Recorder(scenario)
-    while recorder.advance(batch):
+    rec = recorder.recording
+    while not recorder.done and (until is None or rec.num_steps < until):
+        recorder.advance(batch if until is None else min(batch, until - rec.num_steps))
         if progress is not None:
-            progress(recorder.recording.num_steps)
-    if progress is not None:
-        progress(recorder.recording.num_steps)
-    return recorder.recording
+            progress(rec.num_steps)
+    if progress is not None and (recorder.done and rec.num_steps == 0):
+        progress(0)
+    return rec
 
 
 def resume_at(recording: Recording, step: int, **changed_settings) -> ScenarioRunner:
