@@ -32,6 +32,7 @@ from __future__ import annotations
 import gc
 from array import array
 from collections import OrderedDict
+from itertools import islice
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
@@ -136,18 +137,38 @@ class EngineSnapshot:
 
 
 class RequestStateCache:
-    """The last `RequestState` of each request, reused while the request is unchanged."""
+    """The last `RequestState` of every request, in the engine's arrival order.
+
+    Only requests that may still change (not finished) are looked at again: a finished
+    request's state is final, so a snapshot late in a long run costs what its live
+    requests cost, and shares every other `RequestState` with the previous snapshot.
+    """
 
     def __init__(self) -> None:
-        self.states: dict[str, RequestState] = {}
+        self.states: list[RequestState] = []  # aligned with the engine's request map
+        self.live: dict[int, Request] = {}  # index -> request whose state may still change
 
-    def state_of(self, request: Request, prompt: str | None) -> RequestState:
-        old = self.states.get(request.request_id)
-        if old is not None and _unchanged(old, request):
-            return old
-        new = _request_state(request, prompt, old)
-        self.states[request.request_id] = new
-        return new
+    def states_of(self, all_requests: dict, prompts: dict[str, str | None]
+                  ) -> tuple[RequestState, ...]:
+        states, live = self.states, self.live
+        if len(all_requests) > len(states):
+            # dict.items: a resumed engine's RequestTable keeps finished ones as RequestStates.
+            for rid, r in islice(dict.items(all_requests), len(states), None):
+                if type(r) is not RequestState:
+                    if not r.is_finished():
+                        live[len(states)] = r
+                    r = _request_state(r, prompts.get(rid), None)
+                states.append(r)
+        done = []
+        for i, request in live.items():
+            old = states[i]
+            if not _unchanged(old, request):
+                states[i] = _request_state(request, old.prompt, old)
+            if request.is_finished():
+                done.append(i)
+        for i in done:
+            del live[i]
+        return tuple(states)
 
 
 def _unchanged(old: RequestState, request: Request) -> bool:
@@ -199,8 +220,7 @@ def capture(engine, all_requests: dict[str, Request], prompts: dict[str, str | N
     """The engine's state now (call between steps); `cache` is the engine's own."""
     scheduler = engine.scheduler
     kvm = scheduler.kv_cache_manager
-    state_of = cache.state_of
-    requests = tuple(state_of(r, prompts.get(rid)) for rid, r in all_requests.items())
+    requests = cache.states_of(all_requests, prompts)
     scheduler_state = SchedulerState(
         scheduler.step_counter, tuple(scheduler.requests),
         tuple(r.request_id for r in scheduler.waiting),
@@ -247,22 +267,22 @@ def _pack_hashes(values: list[int], original: list) -> bytes | tuple:
 # ---------------------------------------------------------------------- restore
 
 
-def restore(engine, state: EngineSnapshot) -> tuple[dict[str, Request], dict[str, str | None]]:
+def restore(engine, state: EngineSnapshot) -> tuple[RequestTable, dict[str, str | None]]:
     """Fill a freshly built engine (same config) with `state`; return its requests and prompts.
 
     The caller (LLMEngine.from_snapshot) sets its own counters and request maps from them.
     """
     scheduler = engine.scheduler
+    s = state.scheduler
     # Thousands of acyclic objects at once: the cyclic GC would only slow this down (2x).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        requests = _restore_requests(state.requests, scheduler.block_hasher,
-                                     engine.tokenizer.eos_token_id)
+        requests = RequestTable(state.requests, set(s.finished_outside_update), RequestBuilder(
+            scheduler.block_hasher, engine.tokenizer.eos_token_id))
     finally:
         if gc_was_enabled:
             gc.enable()
-    s = state.scheduler
     scheduler.step_counter = s.step_counter
     scheduler.requests = {rid: requests[rid] for rid in s.request_ids}
     scheduler.waiting = create_request_queue(scheduler.policy)
@@ -286,19 +306,23 @@ def restore(engine, state: EngineSnapshot) -> tuple[dict[str, Request], dict[str
     return requests, {r.request_id: r.prompt for r in state.requests}
 
 
-def _restore_requests(states: tuple[RequestState, ...], block_hasher: Callable | None,
-                      eos_token_id: int) -> dict[str, Request]:
-    params_cache: dict[tuple, SamplingParams] = {}
-    requests: dict[str, Request] = {}
-    for s in states:
-        params = params_cache.get(s.sampling_params)
+class RequestBuilder:
+    """Rebuilds a `Request` from its `RequestState` (sampling params shared per distinct value)."""
+
+    def __init__(self, block_hasher: Callable | None, eos_token_id: int) -> None:
+        self.block_hasher = block_hasher
+        self.eos_token_id = eos_token_id
+        self.params: dict[tuple, SamplingParams] = {}
+
+    def __call__(self, s: RequestState) -> Request:
+        params = self.params.get(s.sampling_params)
         if params is None:
-            params = params_cache[s.sampling_params] = SamplingParams(
+            params = self.params[s.sampling_params] = SamplingParams(
                 **{name: list(v) if isinstance(v, tuple) else v for name, v in s.sampling_params})
         request = Request.restored(
             s.request_id, s.prompt_token_ids, s.output_token_ids, s.block_hashes, params,
-            eos_token_id=eos_token_id, priority=s.priority, arrival_time=s.arrival_time,
-            block_hasher=block_hasher)
+            eos_token_id=self.eos_token_id, priority=s.priority, arrival_time=s.arrival_time,
+            block_hasher=self.block_hasher)
         request.status = s.status
         request.num_computed_tokens = s.num_computed_tokens
         request.num_preemptions = s.num_preemptions
@@ -307,8 +331,41 @@ def _restore_requests(states: tuple[RequestState, ...], block_hasher: Callable |
         request.num_cached_tokens = s.num_cached_tokens
         request.length_limit = s.length_limit
         request.cache_salt = s.cache_salt  # only block 0's hash used it: saved already
-        requests[s.request_id] = request
-    return requests
+        return request
+
+
+class RequestTable(dict):
+    """A resumed engine's map of every request, in arrival order.
+
+    Finished requests (most of them, late in a long run) are kept as their saved
+    `RequestState` and rebuilt on first read, once; the scheduler never reads them, so
+    a resume rebuilds only the live ones. Reads through `[]`, `get`, `items`, `values`
+    return `Request`s; `dict.items(table)` gives the raw entries (what `capture` uses).
+    """
+
+    def __init__(self, states: tuple[RequestState, ...], keep_live: set[str],
+                 build: RequestBuilder) -> None:
+        super().__init__()
+        self.build = build
+        for s in states:
+            lazy = RequestStatus.is_finished(s.status) and s.request_id not in keep_live
+            dict.__setitem__(self, s.request_id, s if lazy else build(s))
+
+    def __getitem__(self, request_id: str) -> Request:
+        value = dict.__getitem__(self, request_id)
+        if type(value) is RequestState:
+            value = self.build(value)
+            dict.__setitem__(self, request_id, value)
+        return value
+
+    def get(self, request_id: str, default=None):
+        return self[request_id] if request_id in self else default
+
+    def values(self) -> list[Request]:
+        return [self[rid] for rid in self]
+
+    def items(self) -> list[tuple[str, Request]]:
+        return [(rid, self[rid]) for rid in self]
 
 
 def _unpack_block_pool(pool, state: BlockPoolState) -> None:

@@ -211,6 +211,24 @@ def test_snapshot_is_frozen_and_shares_unchanged_requests():
         first.step_count = 5  # frozen
 
 
+def test_finished_requests_are_rebuilt_on_first_read_only():
+    engine = LLMEngine(max_num_batched_tokens=16, max_num_seqs=2, num_gpu_blocks=16)
+    engine.add_request("done", prompt_token_ids=[1, 2], sampling_params=SamplingParams(
+        max_tokens=1, ignore_eos=True))
+    engine.add_request("live", prompt_token_ids=[3, 4], sampling_params=SamplingParams(
+        max_tokens=5, ignore_eos=True))
+    engine.step()
+    snap = engine.snapshot()
+    resumed = LLMEngine.from_snapshot(snap)
+    again = resumed.snapshot()
+    assert again == snap and again.requests[0] is snap.requests[0]  # not rebuilt, shared
+    done = resumed.get_request("done")
+    assert done is resumed.get_request("done")
+    assert (done.status.name, list(done.output_token_ids)) == (
+        "FINISHED_LENGTH", list(engine.get_request("done").output_token_ids))
+    assert resumed.snapshot() == snap
+
+
 def test_resume_keeps_events_emitted_between_steps():
     """An arrival after step k is in the next step's record, `before` the schedule events."""
     engine = LLMEngine(max_num_batched_tokens=16, max_num_seqs=2, num_gpu_blocks=16)
