@@ -10,56 +10,61 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
-from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
+from textual.reactive import var
+from textual.widgets import Footer
+from textual.worker import Worker, get_current_worker
 
-from mini_engine.recording.jsonl import RecordingError, load_jsonl, save_jsonl
-from mini_engine.recording.store import STEP_KIND_NAMES, WAITING_REASONS, Recorder, Recording
+from mini_engine.debug.session import (STEP_KIND_NAMES, WAITING_REASONS, BreakpointError,
+                                       DebugSession)
+from mini_engine.errors import MiniEngineError, error_line
+from mini_engine.scenarios.catalog import DEFAULT_SCENARIO
 from mini_engine.scenarios.spec import Scenario
-from mini_engine.scenarios.catalog import DEFAULT_SCENARIO, resolve_scenario
-from mini_engine.scenarios.loader import ScenarioError, load_scenario
-from mini_engine.debug.session import BreakpointError, DebugSession
+from mini_engine.sources import Source, open_source
 
-from . import keymap
-from .commands import DebuggerCommands
-from .screens.breakpoints import BreakpointsScreen
-from .screens.detail import RequestDetailScreen
-from .screens.error import ErrorScreen
-from .screens.goto import GotoScreen
-from .screens.help import HelpScreen
-from .screens.prompt import PromptScreen
-from .widgets.kv_map import KVMap
-from .widgets.queues import Queues
-from .widgets.request_table import RequestTable
-from .widgets.step_panel import StepPanel
-from .widgets.timeline import KIND_NAMES, Timeline
+from tui import keymap
+from tui.commands import DebuggerCommands
+from tui.screens.breakpoints import BreakpointsScreen
+from tui.screens.detail import RequestDetailScreen
+from tui.screens.error import ErrorScreen
+from tui.screens.goto import GotoScreen
+from tui.screens.help import HelpScreen
+from tui.screens.prompt import PromptScreen
+from tui.widgets.bars import PLAY_SPEEDS, HeaderBar, StatusBar
+from tui.widgets.kv_map import KVMap
+from tui.widgets.queues import Queues
+from tui.widgets.request_table import RequestTable
+from tui.widgets.step_panel import StepPanel
+from tui.widgets.timeline import KIND_NAMES, Timeline
 
 EVENT_KINDS_CYCLE = ("preemption", "admission", "finish", "chunk", "resume", "first_token",
                      "kv_full", "abort", "arrival")
-PLAY_SPEEDS = (1, 2, 4, 8, 16, 32, 64)  # steps per second
 RECORD_BATCH = 256  # steps recorded between UI updates
 # The recording's step-kind codes, mapped onto the timeline's colours.
-_KIND_TO_TIMELINE = [KIND_NAMES.index(name) for name in STEP_KIND_NAMES]
+KIND_TO_TIMELINE = [KIND_NAMES.index(name) for name in STEP_KIND_NAMES]
+
+__all__ = ["DebuggerApp", "EVENT_KINDS_CYCLE", "PLAY_SPEEDS", "open_session"]
 
 
-class LoadError(Exception):
-    """A file that can't be opened, with its one-line message."""
+def open_session(opened) -> DebugSession:
+    """A session over an opened Source, a Scenario (recorded in the background as the
+    session is used) or an already loaded Recording."""
+    if isinstance(opened, Source):
+        opened = opened.loaded if opened.is_recording else opened.scenario
+    if isinstance(opened, Scenario):
+        return DebugSession.recording_scenario(opened)
+    return DebugSession(opened)
 
 
-def load_source(source: str | Path) -> Scenario | Recording:
-    """A scenario (path or bundled name) or a saved JSONL recording; LoadError if bad."""
-    try:
-        if str(source).endswith(".jsonl"):
-            return load_jsonl(source)
-        return load_scenario(resolve_scenario(str(source)))
-    except (ScenarioError, RecordingError) as err:
-        raise LoadError(str(err)) from None
-    except OSError as err:
-        raise LoadError(f"{source}: {err.strerror or err}") from None
+def settings_line(config) -> str:
+    """The engine settings in one header line."""
+    return (f"budget {config.max_num_batched_tokens}  seqs {config.max_num_seqs}"
+            f"  threshold {config.long_prefill_token_threshold}"
+            f"  blocks {config.num_gpu_blocks - 1}×{config.block_size}"
+            f"  prefix {'on' if config.enable_prefix_caching else 'off'}"
+            f"  chunked {'on' if config.enable_chunked_prefill else 'off'}  {config.policy}")
 
 
 class DebuggerApp(App):
@@ -70,191 +75,189 @@ class DebuggerApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
-    def __init__(self, source: str | Path | Scenario | Recording | None = None,
-                 path: str | None = None) -> None:
-        """`source`: a path or bundled name, or an already loaded Scenario / Recording
-        (then `path` is the file it came from, for reload)."""
+    # The state the screen follows: the header and status bars are data-bound to these,
+    # and the watchers below redraw the panels, so setting one is all a change takes.
+    cursor: var[int] = var(0, always_update=True)  # the session's cursor, the step on screen
+    recorded_steps: var[int] = var(0)  # the last step recorded so far
+    recording_complete: var[bool] = var(False)
+    playing: var[bool] = var(False)
+    speed_index: var[int] = var(2)  # into PLAY_SPEEDS
+    event_kind: var[str] = var(EVENT_KINDS_CYCLE[0])  # what n/N jump to
+    selected: var[str | None] = var(None)  # the request the table's cursor is on
+    selected_waits: var[str | None] = var(None)  # why it waits, if it does
+    breakpoint_hits: var[tuple[str, ...]] = var(())  # breakpoints firing at the cursor
+    run_name: var[str] = var("")
+    run_settings: var[str] = var("")
+
+    def __init__(self, source=None, path: str | None = None) -> None:
+        """`source`: a path or bundled name, an opened `mini_engine.sources.Source`, or a
+        loaded Scenario / Recording (then `path` is the file it came from, for reload)."""
         super().__init__()
         self.initial_source = DEFAULT_SCENARIO if source is None else source
         self.initial_path = path
         self.source_path: str | None = None
         self.session: DebugSession | None = None
-        self.recording: Recording | None = None
-        self.event_kind = EVENT_KINDS_CYCLE[0]
-        self.playing = False
-        self.speed_index = 2
         self._play_timer = None
         self._load_token = 0
         self._pending_cursor: int | None = None
-        self._selected: str | None = None
         self._frozen = False
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        yield Static(id="header")
+        app = DebuggerApp
+        yield HeaderBar(id="header").data_bind(
+            name_text=app.run_name, settings=app.run_settings, cursor=app.cursor,
+            recorded_steps=app.recorded_steps, complete=app.recording_complete,
+            playing=app.playing, speed_index=app.speed_index)
         with Horizontal(id="main"):
             yield RequestTable(id="requests")
             with Vertical(id="side"):
                 yield StepPanel(id="step-panel")
                 yield KVMap(id="kv-map")
         yield Queues()
-        yield Timeline(id="timeline")
-        yield Static(id="status")
+        yield Timeline(id="timeline").data_bind(cursor=app.cursor)
+        yield StatusBar(id="status").data_bind(
+            hits=app.breakpoint_hits, event_kind=app.event_kind, selected=app.selected,
+            selected_waits=app.selected_waits)
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(RequestTable).focus()
         source = self.initial_source
-        if isinstance(source, (Scenario, Recording)):
-            self._start(source, self.initial_path)
-        else:
+        if isinstance(source, (str, Path)):
             self.open_source(source)
+        else:
+            path = source.arg if isinstance(source, Source) else self.initial_path
+            self._start(open_session(source), path)
 
     # ------------------------------------------------------------------ loading
 
     def open_source(self, source: str | Path, keep_step: bool = False) -> bool:
         """Open a file or bundled scenario; on error show it and keep the current session."""
         try:
-            loaded = load_source(source)
-        except LoadError as err:
-            self.push_screen(ErrorScreen("Could not open the file", str(err)))
+            opened = open_source(source)
+        except (MiniEngineError, OSError) as err:
+            self.push_screen(ErrorScreen("Could not open the file", error_line(err)))
             return False
-        path = str(source)
-        self._start(loaded, path, keep_step=keep_step)
+        self._start(open_session(opened), opened.arg, keep_step=keep_step)
         return True
 
-    def _start(self, loaded: Scenario | Recording, path: str | None,
-               keep_step: bool = False) -> None:
+    def _start(self, session: DebugSession, path: str | None, keep_step: bool = False) -> None:
         old_cursor = self.session.cursor if self.session else 0
         self._load_token += 1
-        self._stop_play()
+        self.playing = False
         self.source_path = path
-        if isinstance(loaded, Recording):
-            self.recording = loaded
-        else:
-            recorder = Recorder(loaded)
-            self.recording = recorder.recording
-            if not recorder.done:
-                self._record(recorder, self._load_token)
-        self.session = DebugSession(self.recording)
-        rec = self.recording
-        self.query_one(RequestTable).first_token_step = (
-            lambda rid: next(iter(rec.event_steps("first_token", rid)), None))
+        self.session = session
+        if not session.complete:
+            self._record(session, self._load_token)
+        table = self.query_one(RequestTable)
+        table.session, table.state = session, None
         self._pending_cursor = old_cursor if keep_step else None
-        self._selected = None
-        self.query_one(RequestTable).state = None
+        self.selected = None
+        self.run_name, self.run_settings = session.scenario_name, settings_line(session.config)
         self._on_progress(self._load_token)
-        self.refresh_view()
+        self.cursor = session.cursor
 
     @work(thread=True, exclusive=True, group="record")
-    def _record(self, recorder: Recorder, token: int) -> None:
+    def _record(self, session: DebugSession, token: int) -> None:
+        """Record the scenario in batches, showing the progress after each."""
         worker = get_current_worker()
-        while not worker.is_cancelled and recorder.advance(RECORD_BATCH):
+        more = True
+        while more and not worker.is_cancelled:
+            more = session.record_more(RECORD_BATCH)
+            self._report_progress(worker, token)
+
+    def _report_progress(self, worker: Worker, token: int) -> None:
+        if worker.is_cancelled or not self.is_running:
+            return
+        try:
             self.call_from_thread(self._on_progress, token)
-        if not worker.is_cancelled:
-            self.call_from_thread(self._on_progress, token)
+        except RuntimeError:  # the app stopped between the check and the call
+            pass
 
     def _on_progress(self, token: int) -> None:
-        if token != self._load_token or self.recording is None:
+        # A batch from an older session, or one arriving while the app shuts down (its
+        # widgets are being removed), has nothing to update.
+        if token != self._load_token or self.session is None or not self.is_running:
             return
-        rec = self.recording
+        session = self.session
         timeline = self.query_one(Timeline)
-        timeline.set_steps([_KIND_TO_TIMELINE[k] for k in rec.summary().step_kind.tolist()])
-        timeline.set_finishes({s for k in ("finish", "abort", "ignore")
-                               for s in rec.event_steps(k)})
-        if rec.complete and not self._frozen:
+        timeline.set_steps([KIND_TO_TIMELINE[k] for k in session.step_kinds()])
+        timeline.set_finishes(session.finish_steps())
+        self.recorded_steps, self.recording_complete = session.last_step, session.complete
+        if session.complete and not self._frozen:
             gc.collect()
             gc.freeze()  # the finished recording lives on: keep it out of future collections
             self._frozen = True
         if self._pending_cursor is not None and (
-                self.recording.complete or self.recording.num_steps >= self._pending_cursor):
-            self.session.go(self._pending_cursor)
+                session.complete or session.last_step >= self._pending_cursor):
+            self.go(self._pending_cursor)
             self._pending_cursor = None
-            self.refresh_view()
-        else:
-            self._render_header()
 
     @property
     def recording_done(self) -> bool:
-        return self.recording is not None and self.recording.complete
+        return self.session is not None and self.session.complete
 
     # ------------------------------------------------------------------ rendering
 
-    def refresh_view(self) -> None:
+    def watch_cursor(self) -> None:
+        """Draw the panels for the step the cursor is on."""
         session = self.session
         if session is None:
             return
         step = session.cursor
         state = session.state()
-        prev = session.state(step - 1) if step > 0 else None
-        record = self.recording.step_record(step)
+        record = session.step_record(step)
         table = self.query_one(RequestTable)
-        rec = self.recording
-        table.show(state, prev, record)
-        if self._selected is None:
-            self._selected = table.selected_request
-        self.query_one(Queues).show(state, self._selected)
-        cumulative = int(rec.summary().num_preemptions[:step + 1].sum())
-        self.query_one(StepPanel).show(record, state, cumulative)
-        self._show_kv(state)
-        timeline = self.query_one(Timeline)
-        timeline.cursor = step
-        self._render_header()
-        self._render_status(state)
+        table.show(state, session.state(step - 1) if step > 0 else None, record)
+        if self.selected is None:
+            self.selected = table.selected_request
+        self._show_selection()
+        self.query_one(StepPanel).show(record, state, session.preemptions_through(step))
+        self._update_hits()
 
-    def _show_kv(self, state) -> None:
-        blocks = state.block_tables.get(self._selected, ()) if self._selected else ()
-        cfg = self.recording.config
-        if blocks:
-            mine = f"{self._selected}'s {len(blocks)} highlighted"
-        else:
-            mine = f"{self._selected} holds none" if self._selected else "select a request"
-        self.query_one(KVMap).set_blocks(
-            state.block_states, blocks,
-            title=f"KV blocks {cfg.num_gpu_blocks - 1}×{cfg.block_size} ({mine})")
+    def watch_selected(self) -> None:
+        self._show_selection()
 
-    def _render_header(self) -> None:
+    def _show_selection(self) -> None:
+        """The queues, the KV map and the status line, for the selected request."""
         if self.session is None:
             return
-        rec, cfg = self.recording, self.recording.config
-        t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(rec.scenario.name, style="bold")
-        t.append(f"  step {self.session.cursor} / {rec.num_steps}", style="bold yellow1")
-        if not rec.complete:
-            t.append(f" (recording… {rec.num_steps})", style="italic")
-        t.append(f"  budget {cfg.max_num_batched_tokens}  seqs {cfg.max_num_seqs}"
-                 f"  threshold {cfg.long_prefill_token_threshold}"
-                 f"  blocks {cfg.num_gpu_blocks - 1}×{cfg.block_size}"
-                 f"  prefix {'on' if cfg.enable_prefix_caching else 'off'}"
-                 f"  chunked {'on' if cfg.enable_chunked_prefill else 'off'}  {cfg.policy}")
-        if self.playing:
-            t.append(f"  ▶ {PLAY_SPEEDS[self.speed_index]}/s", style="bold green3")
-        self.query_one("#header", Static).update(t, layout=False)  # fixed size: repaint only
+        state = self.session.state()
+        rid = self.selected
+        self.query_one(Queues).show(state, rid, self.session.request_index)
+        blocks = state.block_tables.get(rid, ()) if rid else ()
+        config = self.session.config
+        if blocks:
+            mine = f"{rid}'s {len(blocks)} highlighted"
+        else:
+            mine = f"{rid} holds none" if rid else "select a request"
+        self.query_one(KVMap).set_blocks(
+            state.block_states, blocks,
+            title=f"KV blocks {config.num_gpu_blocks - 1}×{config.block_size} ({mine})")
+        reason = state.waiting_reason(rid) if rid else None
+        self.selected_waits = WAITING_REASONS.get(reason, reason) if reason else None
 
-    def _render_status(self, state) -> None:
-        hits = self.session.hits_at(self.session.cursor) if self.session.breakpoints else []
-        t = Text(no_wrap=True, overflow="ellipsis")
-        if hits:
-            t.append("● breakpoint: " + "; ".join(bp.text for bp in hits) + "  ", style="red1 bold")
-        t.append(f"n/N jump to: {self.event_kind} (e changes)", style="grey62")
-        if self._selected:
-            reason = state.waiting_reason(self._selected)
-            if reason:
-                t.append(f"  {self._selected} waits: {WAITING_REASONS.get(reason, reason)}",
-                         style="yellow1")
-        self.query_one("#status", Static).update(t, layout=False)
+    def _update_hits(self) -> None:
+        session = self.session
+        hits = session.hits_at(session.cursor) if session.breakpoints else []
+        self.breakpoint_hits = tuple(bp.text for bp in hits)
 
     def refresh_marks(self) -> None:
         if self.session is not None:
             self.query_one(Timeline).set_marks(set(self.session.bookmarks),
                                                self.session.hit_steps())
-            self._render_status(self.session.state())
+            self._update_hits()
 
     def go(self, step: int) -> None:
         if self.session is not None:
             self.session.go(step)
-            self.refresh_view()
+            self.cursor = self.session.cursor
+
+    def _follow_session(self) -> None:
+        """Show the step the session moved to (after a jump it made itself)."""
+        self.cursor = self.session.cursor
 
     # ------------------------------------------------------------------ events from widgets
 
@@ -262,12 +265,7 @@ class DebuggerApp(App):
         self.go(message.step)
 
     def on_request_table_selected(self, message: RequestTable.Selected) -> None:
-        self._selected = message.request_id
-        if self.session is not None:
-            state = self.session.state()
-            self.query_one(Queues).show(state, self._selected)
-            self._show_kv(state)
-            self._render_status(state)
+        self.selected = message.request_id
 
     def on_request_table_opened(self, message: RequestTable.Opened) -> None:
         self.action_toggle_detail()
@@ -299,18 +297,21 @@ class DebuggerApp(App):
         self.push_screen(GotoScreen(self.session.last_step + 1, origin), done)
 
     def action_toggle_play(self) -> None:
-        if self.playing:
-            self._stop_play()
-        else:
-            self.playing = True
-            self._play_timer = self.set_interval(1 / PLAY_SPEEDS[self.speed_index], self._tick)
-        self._render_header()
+        self.playing = not self.playing
 
-    def _stop_play(self) -> None:
-        self.playing = False
+    def watch_playing(self) -> None:
+        self._set_play_timer()
+
+    def watch_speed_index(self) -> None:
+        self._set_play_timer()
+
+    def _set_play_timer(self) -> None:
+        """A timer ticking at the chosen speed while playing, none otherwise."""
         if self._play_timer is not None:
             self._play_timer.stop()
             self._play_timer = None
+        if self.playing:
+            self._play_timer = self.set_interval(1 / PLAY_SPEEDS[self.speed_index], self._tick)
 
     def _tick(self) -> None:
         session = self.session
@@ -318,20 +319,14 @@ class DebuggerApp(App):
             return  # a tick already queued when play stopped (at a breakpoint) must not move
         if session.cursor >= session.last_step:
             if self.recording_done:
-                self._stop_play()
-                self._render_header()
+                self.playing = False
             return
         self.go(session.cursor + 1)
         if session.breakpoints and session.hits_at(session.cursor):
-            self._stop_play()
-            self._render_header()
+            self.playing = False
 
     def action_speed(self, delta: int) -> None:
         self.speed_index = max(0, min(len(PLAY_SPEEDS) - 1, self.speed_index + delta))
-        if self.playing:
-            self._stop_play()
-            self.action_toggle_play()
-        self._render_header()
 
     # ------------------------------------------------------------------ actions: events
 
@@ -343,22 +338,20 @@ class DebuggerApp(App):
         if step is None:
             self.notify(f"no {'later' if direction > 0 else 'earlier'} {kind}", timeout=2)
         else:
-            self.refresh_view()
+            self._follow_session()
 
     def action_cycle_event_kind(self) -> None:
         i = EVENT_KINDS_CYCLE.index(self.event_kind)
         self.event_kind = EVENT_KINDS_CYCLE[(i + 1) % len(EVENT_KINDS_CYCLE)]
-        if self.session is not None:
-            self._render_status(self.session.state())
 
     def action_jump_request_event(self, direction: int) -> None:
-        if self.session is None or self._selected is None:
+        if self.session is None or self.selected is None:
             return
-        if self.session.jump_event("status", direction, self._selected) is None:
-            self.notify(f"{self._selected}: no {'later' if direction > 0 else 'earlier'} "
+        if self.session.jump_event("status", direction, self.selected) is None:
+            self.notify(f"{self.selected}: no {'later' if direction > 0 else 'earlier'} "
                         "status change", timeout=2)
         else:
-            self.refresh_view()
+            self._follow_session()
 
     # ------------------------------------------------------------------ actions: breakpoints
 
@@ -371,7 +364,7 @@ class DebuggerApp(App):
         if self.session.continue_(direction) is None:
             self.notify("no breakpoint hit " + ("ahead" if direction > 0 else "behind"), timeout=2)
         else:
-            self.refresh_view()
+            self._follow_session()
 
     def action_breakpoints(self) -> None:
         if self.session is not None:
@@ -394,13 +387,13 @@ class DebuggerApp(App):
 
     def action_jump_bookmark(self, direction: int) -> None:
         if self.session is not None and self.session.jump_bookmark(direction) is not None:
-            self.refresh_view()
+            self._follow_session()
 
     # ------------------------------------------------------------------ actions: views
 
     def action_toggle_detail(self) -> None:
-        if self.session is not None and self._selected is not None:
-            self.push_screen(RequestDetailScreen(self.recording, self._selected,
+        if self.session is not None and self.selected is not None:
+            self.push_screen(RequestDetailScreen(self.session, self.selected,
                                                  self.session.cursor))
 
     def action_filter(self) -> None:
@@ -435,33 +428,31 @@ class DebuggerApp(App):
             return
         self.open_source(self.source_path, keep_step=True)
 
-    def _export(self, suffix: str, writer, what: str) -> None:
-        if self.recording is None:
+    def _export(self, suffix: str, kind: str, what: str) -> None:
+        session = self.session
+        if session is None:
             return
-        if not self.recording.complete:
+        if not session.complete:
             self.notify("the recording is still being computed; try again when it is done",
                         timeout=3)
             return
-        default = f"{self.recording.scenario.name}{suffix}"
 
         def done(path: str | None) -> None:
             if not path:
                 return
             try:
-                writer(self.recording, path)
+                session.export(kind, path)
             except OSError as err:
                 self.push_screen(ErrorScreen(f"Could not write the {what}",
                                              f"{path}: {err.strerror or err}"))
                 return
             self.notify(f"wrote {what} to {path}", timeout=3)
 
-        self.push_screen(PromptScreen(f"Write the {what} to:", default), done)
+        self.push_screen(PromptScreen(f"Write the {what} to:", f"{session.scenario_name}{suffix}"),
+                         done)
 
     def action_export_jsonl(self) -> None:
-        self._export(".jsonl", save_jsonl, "JSONL recording")
+        self._export(".jsonl", "jsonl", "JSONL recording")
 
     def action_export_perfetto(self) -> None:
-        # Imported on use: it is not needed to start, and first paint counts every import.
-        from mini_engine.exports.perfetto import export_perfetto
-
-        self._export(".perfetto.json", export_perfetto, "Perfetto trace")
+        self._export(".perfetto.json", "perfetto", "Perfetto trace")

@@ -12,7 +12,7 @@ import itertools
 import shutil
 
 import pytest
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 
 from mini_engine.recording.recorder import Recorder
 
@@ -69,7 +69,7 @@ def view(app) -> tuple:
     """What the main panels render at the cursor: the table's visible lines (as segments),
     the queues, the step panel, the KV map and the header, as plain comparable values."""
     def text(widget) -> tuple:
-        content = widget.content
+        content = widget.content if isinstance(widget, Static) else widget.render()
         return (content.plain, tuple(content.spans)) if hasattr(content, "plain") else (str(content),)
 
     table = app.query_one(RequestTable)
@@ -121,7 +121,7 @@ async def test_stepping_forward_then_back_returns_the_same_state():
     app = open_app("kv_preemption")
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        assert app.recording.complete and app.recording.num_steps == rec.num_steps
+        assert app.session.recording.complete and app.session.recording.num_steps == rec.num_steps
         await press(pilot, "right")
         start_state, start_view = app.session.state(), view(app)
         assert app.session.cursor == 1 and start_state == rec.seek(1)
@@ -438,14 +438,14 @@ async def test_r_and_R_follow_the_selected_request():
         await ready(app, pilot)
         table = app.query_one(RequestTable)
         await press(pilot, "down")
-        assert table.selected_request == "b" and app._selected == "b"
+        assert table.selected_request == "b" and app.selected == "b"
         for expected in changes_b[:3]:
             await press(pilot, "r")
             assert app.session.cursor == expected
         await press(pilot, "R")
         assert app.session.cursor == changes_b[1]
         await press(pilot, "up")  # now "a": its next change after this step
-        assert app._selected == "a"
+        assert app.selected == "a"
         changes_a = status_changes(rec, "a")
         await press(pilot, "r")
         assert app.session.cursor == next(s for s in changes_a if s > changes_b[1])
@@ -534,12 +534,12 @@ async def test_a_bad_file_shows_an_error_and_keeps_the_session(tmp_path):
         await ready(app, pilot)
         app.go(7)
         await pilot.pause()
-        session, rec, before = app.session, app.recording, view(app)
+        session, rec, before = app.session, app.session.recording, view(app)
         for bad in (bad_yaml, bad_jsonl, tmp_path / "missing.yaml"):
             assert app.open_source(str(bad)) is False
             await pilot.pause()
             assert isinstance(app.screen, ErrorScreen), bad
-            assert app.session is session and app.recording is rec
+            assert app.session is session and app.session.recording is rec
             assert app.session.cursor == 7
             await press(pilot, "escape")
             assert not isinstance(app.screen, ErrorScreen)
@@ -555,7 +555,7 @@ async def test_a_bad_file_from_the_command_palette_keeps_the_session(tmp_path):
         await ready(app, pilot)
         app.go(5)
         await pilot.pause()
-        session, rec = app.session, app.recording
+        session, rec = app.session, app.session.recording
         await press(pilot, "ctrl+p")
         palette = app.screen
         assert type(palette).__name__ == "CommandPalette"
@@ -569,7 +569,7 @@ async def test_a_bad_file_from_the_command_palette_keeps_the_session(tmp_path):
         app.screen.query_one(Input).value = str(bad_yaml)
         await press(pilot, "enter")
         assert isinstance(app.screen, ErrorScreen)
-        assert app.session is session and app.recording is rec and app.session.cursor == 5
+        assert app.session is session and app.session.recording is rec and app.session.cursor == 5
         await press(pilot, "enter")  # enter closes the dialog too
         assert not isinstance(app.screen, (ErrorScreen, PromptScreen))
         assert app.session is session and app.session.cursor == 5
@@ -583,16 +583,16 @@ async def test_reload_keeps_the_step(tmp_path):
         await ready(app, pilot)
         assert app.source_path == str(path)
         app.go(7)
-        old = app.recording
+        old = app.session.recording
         text = path.read_text().replace("name: kv_preemption", "name: kv_reloaded")
         path.write_text(text.replace("max_tokens: 12", "max_tokens: 14", 1))
         app.action_reload()
         await ready(app, pilot)
-        assert app.recording is not old and app.recording.scenario.name == "kv_reloaded"
-        assert app.recording.complete and app.recording.num_steps != old.num_steps
+        assert app.session.recording is not old and app.session.recording.scenario.name == "kv_reloaded"
+        assert app.session.recording.complete and app.session.recording.num_steps != old.num_steps
         assert app.session.cursor == 7
         assert app.query_one(Timeline).cursor == 7
-        assert app.session.state() == app.recording.seek(7)
+        assert app.session.state() == app.session.recording.seek(7)
 
         # Reloading a file that went bad keeps the reloaded session.
         session = app.session
@@ -610,7 +610,7 @@ async def test_a_recording_file_opens(tmp_path):
     app = open_app(str(path))
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        assert app.recording.complete and app.recording.num_steps == rec.num_steps
+        assert app.session.recording.complete and app.session.recording.num_steps == rec.num_steps
         await press(pilot, "p")
         assert app.session.cursor == rec.event_steps("preemption")[0]
         assert app.session.state() == rec.seek(app.session.cursor)
@@ -694,7 +694,7 @@ async def test_the_large_workload_opens_at_once():
             await pilot.pause(0.02)
             if timeline.num_steps and timeline.region.area:
                 break
-        assert not app.recording.complete
+        assert not app.session.recording.complete
         assert app.session is not None and app.session.cursor == 0
         first = timeline.num_steps
         assert first > 0
@@ -706,7 +706,7 @@ async def test_the_large_workload_opens_at_once():
         assert app.session.cursor == 1 and timeline.cursor == 1
         await pilot.pause(0.2)
         assert timeline.num_steps > first
-        assert not app.recording.complete
+        assert not app.session.recording.complete
 
 
 # ----------------------------------------------------------------------------- screens
@@ -737,7 +737,7 @@ async def test_detail_opens_for_the_selected_request():
         await ready(app, pilot)
         app.go(10)
         await press(pilot, "down", "down")
-        assert app._selected == "c"
+        assert app.selected == "c"
         await press(pilot, "d")
         assert isinstance(app.screen, RequestDetailScreen)
         assert app.screen.request_id == "c" and app.screen.step == 10

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 
 from mini_engine.debug.session import BREAK_EVENTS, GLOBAL_NAMES, BreakpointError, DebugSession
+
+from tui.screens.base import DialogScreen
 
 HINT = ("events: " + ", ".join(BREAK_EVENTS) + " [request id]\n"
         "conditions: " + ", ".join(GLOBAL_NAMES) + ", <request>.status ...  "
@@ -17,31 +17,27 @@ HINT = ("events: " + ", ".join(BREAK_EVENTS) + " [request id]\n"
         "enter adds · delete removes the selected one · escape closes")
 
 
-class BreakpointsScreen(ModalScreen[None]):
+class BreakpointsScreen(DialogScreen[None]):
     DEFAULT_CSS = """
-    BreakpointsScreen { align: center middle; }
-    BreakpointsScreen > Vertical { width: 90%; max-width: 100; height: auto; max-height: 90%;
-                                   border: round $accent; background: $surface; padding: 0 1; }
+    BreakpointsScreen > #dialog { max-height: 90%; }
     BreakpointsScreen OptionList { height: auto; max-height: 12; }
     BreakpointsScreen #bp-hint { color: $text-muted; }
     BreakpointsScreen #bp-error { color: $error; }
     """
-    BINDINGS = [Binding("escape", "dismiss", "Close", id="close-breakpoints"),
-                Binding("delete,backspace", "remove", "Remove", id="remove-breakpoint",
+    BINDINGS = [Binding("delete,backspace", "remove", "Remove", id="remove-breakpoint",
                         show=False)]
+    dialog_title = "breakpoints"
 
     def __init__(self, session: DebugSession) -> None:
         super().__init__()
         self.session = session
 
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = "breakpoints"
-            yield OptionList(id="bp-list")
-            yield Input(placeholder="preemption | finish req-3 | kv_cache_usage > 0.9",
-                        id="bp-input")
-            yield Static("", id="bp-error")
-            yield Static(HINT, id="bp-hint")
+    def compose_dialog(self) -> ComposeResult:
+        yield OptionList(id="bp-list")
+        yield Input(placeholder="preemption | finish req-3 | kv_cache_usage > 0.9",
+                    id="bp-input")
+        yield Static("", id="bp-error")
+        yield Static(HINT, id="bp-hint")
 
     def on_mount(self) -> None:
         field = self.query_one(Input)

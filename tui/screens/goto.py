@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from tui.screens.base import DialogScreen
 
-class GotoScreen(ModalScreen[int | None]):
+
+class GotoScreen(DialogScreen[int | None]):
     DEFAULT_CSS = """
     GotoScreen { align: right bottom; }
-    GotoScreen > Vertical { width: 36; height: auto; border: round $accent; background: $surface;
-                            margin: 0 2 6 0; }
+    GotoScreen > #dialog { width: 36; padding: 0; margin: 0 2 6 0; }
     GotoScreen #goto-hint { color: $text-muted; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="goto-cancel")]
 
     class Preview(Message):
         def __init__(self, step: int) -> None:
@@ -28,11 +25,10 @@ class GotoScreen(ModalScreen[int | None]):
         super().__init__()
         self.num_steps, self.origin = num_steps, origin
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Input(placeholder=f"step 0..{self.num_steps - 1}", type="integer",
-                        id="goto-input")
-            yield Static("enter: go  escape: back", id="goto-hint")
+    def compose_dialog(self) -> ComposeResult:
+        yield Input(placeholder=f"step 0..{self.num_steps - 1}", type="integer",
+                    id="goto-input")
+        yield Static("enter: go  escape: back", id="goto-hint")
 
     def on_mount(self) -> None:
         self.query_one(Input).cursor_blink = False
@@ -49,6 +45,3 @@ class GotoScreen(ModalScreen[int | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(self._clamped(event.value))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

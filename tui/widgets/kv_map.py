@@ -9,30 +9,25 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from rich.style import Style
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from .timeline import _runs
+from tui.styles import ComponentStyles
+from tui.widgets.timeline import merge_runs
 
-# Block states, in the order of the recording's block-state codes.
+# Block states, in the order of the recording's block-state codes; colours in app.tcss.
 STATE_NAMES = ("free", "in use", "cached", "shared", "null")
 STATE_GLYPHS = ("·", "■", "□", "▣", "×")
-STATE_STYLES = (
-    Style(color="grey35"),
-    Style(color="green3"),
-    Style(color="dodger_blue1"),
-    Style(color="orange1", bold=True),
-    Style(color="grey23"),
-)
-SELECTED_STYLE = Style(color="black", bgcolor="yellow1")
+STATE_COMPONENTS = ("kv-map--free", "kv-map--in-use", "kv-map--cached", "kv-map--shared",
+                    "kv-map--null")
 
 
-class KVMap(ScrollView, inherit_bindings=False):
+class KVMap(ComponentStyles, ScrollView, inherit_bindings=False):
     DEFAULT_CSS = """
     KVMap { height: 1fr; border: round $secondary; }
     """
+    COMPONENT_CLASSES = {*STATE_COMPONENTS, "kv-map--selected"}
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -65,7 +60,9 @@ class KVMap(ScrollView, inherit_bindings=False):
         start = row * cols
         end = min(start + cols, len(self.states))
         states, selected = self.states, self.selected
-        segments = _runs((STATE_GLYPHS[states[b]],
-                          SELECTED_STYLE if b in selected else STATE_STYLES[states[b]])
+        styles = [self.part_style(name) for name in STATE_COMPONENTS]
+        selected_style = self.part_style("kv-map--selected")
+        segments = merge_runs((STATE_GLYPHS[states[b]],
+                          selected_style if b in selected else styles[states[b]])
                          for b in range(start, end))
         return Strip(segments).extend_cell_length(cols).crop(0, cols).apply_style(self.rich_style)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from mini_engine.recording.store import PENDING, StepState
+from mini_engine.debug.session import PENDING, StepState
+
+from tui.styles import ComponentStyles
 
 REASON_LABELS = {  # short (<= 12) labels; mini_engine.recording.WAITING_REASONS explains each
     "not_arrived": "not arrived", "just_arrived": "just arrived", "preempted": "preempted",
@@ -29,50 +34,58 @@ class QueuePanel(Static):
     """
 
 
-class Queues(Horizontal):
+class Queues(ComponentStyles, Horizontal):
     DEFAULT_CSS = """
     Queues { height: 8; }
     """
+    COMPONENT_CLASSES = {"queues--preempted", "queues--running", "queues--note",
+                         "queues--faint", "queues--selected"}
 
     def compose(self) -> ComposeResult:
         yield QueuePanel(id="waiting")
         yield QueuePanel(id="running")
         yield QueuePanel(id="finished")
 
-    def show(self, state: StepState, selected: str | None) -> None:
+    def show(self, state: StepState, selected: str | None,
+             request_index: Mapping[str, int]) -> None:
+        """Fill the panels for `state`; `request_index` maps ids to the state's columns."""
+        style = self.part_style
+        note, faint = style("queues--note"), style("queues--faint")
+
+        def name(rid: str, base: Style) -> Style:
+            return base + style("queues--selected") if rid == selected else base
+
         waiting = Text(no_wrap=True, overflow="ellipsis")
         for rid, reason in list(zip(state.waiting, state.waiting_reasons))[:MAX_LINES]:
             preempted = state.status_name(rid) == "PREEMPTED"
-            waiting.append(f"{rid}", style=_sel(rid, selected, "red1 bold" if preempted else ""))
+            waiting.append(f"{rid}", style=name(rid, style("queues--preempted") if preempted
+                                                else Style()))
             if preempted:
-                waiting.append(" (P)", style="red1 bold")
-            waiting.append(f" {REASON_LABELS.get(reason, reason)}\n", style="grey62")
+                waiting.append(" (P)", style=style("queues--preempted"))
+            waiting.append(f" {REASON_LABELS.get(reason, reason)}\n", style=note)
         pending = int(np.count_nonzero(state.status == PENDING))
         if pending:
-            waiting.append(f"+{pending} not arrived yet\n", style="grey42")
+            waiting.append(f"+{pending} not arrived yet\n", style=faint)
         self._set("waiting", f"WAITING ({len(state.waiting)})", waiting, len(state.waiting))
 
         running = Text(no_wrap=True, overflow="ellipsis")
         for rid in state.running[:MAX_LINES]:
-            i = state._index[rid]
-            running.append(rid, style=_sel(rid, selected, "green3"))
+            i = request_index[rid]
+            running.append(rid, style=name(rid, style("queues--running")))
             running.append(f" {int(state.num_computed_tokens[i])}/{int(state.num_tokens[i])}\n",
-                           style="grey62")
+                           style=note)
         self._set("running", f"RUNNING ({len(state.running)})", running, len(state.running))
 
         finished = Text(no_wrap=True, overflow="ellipsis")
         for rid in state.finished[:MAX_LINES]:
-            finished.append(rid, style=_sel(rid, selected, ""))
-            finished.append(f" {FINISH_LABELS.get(state.status_name(rid), '')}\n", style="grey62")
+            finished.append(rid, style=name(rid, Style()))
+            finished.append(f" {FINISH_LABELS.get(state.status_name(rid), '')}\n", style=note)
         self._set("finished", f"FINISHED ({len(state.finished)})", finished, len(state.finished))
+
 
     def _set(self, panel_id: str, title: str, text: Text, count: int) -> None:
         if count > MAX_LINES:
-            text.append(f"… +{count - MAX_LINES} more", style="grey42")
+            text.append(f"… +{count - MAX_LINES} more", style=self.part_style("queues--faint"))
         panel = self.query_one(f"#{panel_id}", QueuePanel)
         panel.border_title = title
         panel.update(text, layout=False)  # fixed height: repaint, no relayout
-
-
-def _sel(rid: str, selected: str | None, style: str) -> str:
-    return f"{style} reverse" if rid == selected else style

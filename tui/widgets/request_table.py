@@ -8,7 +8,6 @@ stays put while rows scroll; up/down/click select a row, enter opens its detail.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from rich.segment import Segment
@@ -21,24 +20,23 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from mini_engine.recording.store import STATUS_NAMES, StepRecord, StepState
+from mini_engine.debug.session import STATUS_NAMES, DebugSession, StepRecord, StepState
 
-from .queues import REASON_LABELS
+from tui.styles import ComponentStyles
+from tui.widgets.queues import REASON_LABELS
 
 SHORT_STATUS = {"PENDING": "pending", "WAITING": "WAITING", "RUNNING": "RUNNING",
                 "PREEMPTED": "PREEMPTED", "FINISHED_STOPPED": "stopped",
                 "FINISHED_LENGTH": "length", "FINISHED_ABORTED": "aborted",
                 "FINISHED_IGNORED": "ignored"}
-STATUS_STYLES = {"PENDING": Style(color="grey42"), "WAITING": Style(color="yellow1"),
-                 "RUNNING": Style(color="green3", bold=True),
-                 "PREEMPTED": Style(color="red1", bold=True),
-                 "FINISHED_STOPPED": Style(color="grey62"), "FINISHED_LENGTH": Style(color="grey62"),
-                 "FINISHED_ABORTED": Style(color="magenta"),
-                 "FINISHED_IGNORED": Style(color="magenta")}
-HEADER_STYLE = Style(bold=True, underline=True)
-CHANGED_STYLE = Style(color="black", bgcolor="gold1")
-SELECTED_STYLE = Style(bgcolor="grey30")
-BAR_STYLE = Style(color="dodger_blue1")
+# Status colours live in app.tcss, one component class per group of statuses.
+STATUS_COMPONENTS = {"PENDING": "request-table--pending", "WAITING": "request-table--waiting",
+                     "RUNNING": "request-table--running",
+                     "PREEMPTED": "request-table--preempted",
+                     "FINISHED_STOPPED": "request-table--finished",
+                     "FINISHED_LENGTH": "request-table--finished",
+                     "FINISHED_ABORTED": "request-table--dropped",
+                     "FINISHED_IGNORED": "request-table--dropped"}
 _BAR = " ▏▎▍▌▋▊▉█"
 
 
@@ -72,11 +70,14 @@ def progress_bar(done: int, total: int, width: int) -> str:
     return ("█" * full + (_BAR[part] if part else "")).ljust(width)
 
 
-class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
+class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings=False):
     DEFAULT_CSS = """
     RequestTable { border: round $secondary; height: 1fr; }
     RequestTable:focus { border: round $accent; }
     """
+    COMPONENT_CLASSES = {*STATUS_COMPONENTS.values(), "request-table--header",
+                         "request-table--changed", "request-table--selected",
+                         "request-table--bar"}
     BINDINGS = [
         Binding("up,k", "cursor(-1)", "Up", show=False, id="table-up"),
         Binding("down,j", "cursor(1)", "Down", show=False, id="table-down"),
@@ -105,7 +106,7 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.order: np.ndarray = np.zeros(0, np.int64)  # request indices shown, in order
         self.filter_text = ""
         self.active_first = False  # running, then waiting, then the rest
-        self.first_token_step: Callable[[str], int | None] = lambda rid: None
+        self.session: DebugSession | None = None  # answers first-token and arrival steps
         self._changed: dict[str, np.ndarray] = {}
         self._sched: dict[str, tuple[int, str]] = {}
         self._reasons: dict[str, str] = {}
@@ -172,8 +173,9 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
             self.order = np.array(keep, dtype=np.int64)
         if self.active_first:
             rank = np.full(n, 2, dtype=np.int8)
-            rank[[state._index[r] for r in state.waiting]] = 1
-            rank[[state._index[r] for r in state.running]] = 0
+            index = self.session.request_index
+            rank[[index[r] for r in state.waiting]] = 1
+            rank[[index[r] for r in state.running]] = 0
             self.order = self.order[np.argsort(rank[self.order], kind="stable")]
         self.virtual_size = Size(self._total_width(), len(self.order) + 1)
 
@@ -237,7 +239,7 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
                 w = self._width(col)
                 title = col.title[:w]
                 segments.append(Segment((title.rjust(w) if col.right else title.ljust(w)) + " ",
-                                        HEADER_STYLE))
+                                        self.part_style("request-table--header")))
             strip = Strip(segments)
         else:
             row = int(self.scroll_y) + y - 1
@@ -254,10 +256,10 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
         cached = int(state.num_cached_tokens[i])
         sched = self._sched.get(rid)
         ttft = None
-        if status != "PENDING":
-            first = self.first_token_step(rid)
+        if status != "PENDING" and self.session is not None:
+            first = self.session.first_token_step(rid)
             if first is not None and first <= state.step:
-                ttft = first - int(state._arrival[i])
+                ttft = first - self.session.arrival_step(rid)
         cells = {
             "id": rid,
             "status": SHORT_STATUS[status],
@@ -272,7 +274,11 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
             "why": REASON_LABELS.get(self._reasons.get(rid, "not_arrived" if status == "PENDING"
                                                        else ""), ""),
         }
-        base = SELECTED_STYLE if row == self.selected_row else Style()
+        style_of = self.part_style
+        base = style_of("request-table--selected") if row == self.selected_row else Style()
+        status_style = base + style_of(STATUS_COMPONENTS[status])
+        changed_style = base + style_of("request-table--changed")
+        bar_style = base + style_of("request-table--bar")
         segments = []
         for col in COLUMNS:
             w = self._width(col)
@@ -281,15 +287,16 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
             changed = self._changed.get(col.key)
             style = base
             if col.key == "status":
-                style = base + STATUS_STYLES.get(status, Style())
+                style = status_style
             if changed is not None and changed[i] and text.strip():
-                style = base + CHANGED_STYLE
+                style = changed_style
             if col.key == "progress" and status != "PENDING":
                 bar = progress_bar(computed, tokens, 4)
                 segments.append(Segment(text[:11], style))
-                segments.append(Segment(bar, base + BAR_STYLE))
+                segments.append(Segment(bar, bar_style))
                 segments.append(Segment(" ", base))
                 continue
             segments.append(Segment(text, style))
             segments.append(Segment(" ", base))
         return Strip(segments)
+

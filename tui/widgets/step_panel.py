@@ -6,9 +6,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from mini_engine.recording.store import StepRecord, StepState
+from mini_engine.debug.session import StepRecord, StepState
 
-from .queues import REASON_LABELS
+from tui.styles import ComponentStyles
+from tui.widgets.queues import REASON_LABELS
 
 BAR_WIDTH = 20
 
@@ -18,46 +19,53 @@ def bar(used: int, total: int, width: int = BAR_WIDTH) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-class StepPanel(Static):
+class StepPanel(ComponentStyles, Static):
     DEFAULT_CSS = """
     StepPanel { border: round $secondary; padding: 0 1; height: 2fr; max-height: 16;
                 min-height: 5; overflow-y: auto;
                 text-wrap: nowrap; text-overflow: ellipsis; }
     """
+    COMPONENT_CLASSES = {"step-panel--note", "step-panel--prefill", "step-panel--admitted",
+                         "step-panel--preempted", "step-panel--stopped", "step-panel--kv"}
+
 
     def show(self, record: StepRecord, state: StepState, cumulative_preemptions: int) -> None:
         m = record.metrics
+        note = self.part_style("step-panel--note")
         t = Text(no_wrap=True, overflow="ellipsis")
         if record.step == 0:
-            t.append("before step 1: nothing scheduled yet\n", style="grey62")
+            t.append("before step 1: nothing scheduled yet\n", style=note)
         t.append("budget ")
-        t.append(bar(m.num_scheduled_tokens, m.token_budget), style="dodger_blue1")
+        t.append(bar(m.num_scheduled_tokens, m.token_budget),
+                 style=self.part_style("step-panel--prefill"))
         t.append(f" {m.num_scheduled_tokens}/{m.token_budget}\n")
         t.append(f"prefill {m.prefill_tokens}  decode {m.decode_tokens}  ({record.step_kind})\n")
         lines = _happenings(record)
-        for label, style, items in lines:
+        for label, component, items in lines:
             if items:
-                t.append(f"{label} ", style=style)
+                t.append(f"{label} ", style=self.part_style(component))
                 t.append(", ".join(items) + "\n")
         if m.waiting_stop_reason and state.waiting:
             head = f" at {m.waiting_stop_req_id}" if m.waiting_stop_req_id else ""
-            t.append("admission stopped: ", style="yellow1")
+            t.append("admission stopped: ", style=self.part_style("step-panel--stopped"))
             t.append(f"{REASON_LABELS.get(m.waiting_stop_reason, m.waiting_stop_reason)}{head}\n")
         t.append("KV     ")
-        t.append(bar(round(m.kv_cache_usage_perc * 1000), 1000), style="green3")
+        t.append(bar(round(m.kv_cache_usage_perc * 1000), 1000),
+                 style=self.part_style("step-panel--kv"))
         t.append(f" {m.kv_cache_usage_perc:.1%}\n")
         t.append(f"blocks free {m.num_free_blocks}, of them cached {m.num_cached_free_blocks}\n")
         t.append(f"running {m.num_requests_running}  waiting {m.num_requests_waiting}\n",
-                 style="grey62")
+                 style=note)
         t.append(f"preemptions {m.num_preemptions} (run total {cumulative_preemptions})\n",
-                 style="grey62")
+                 style=note)
         t.append(f"prefix cache queries {m.prefix_cache_queries} hits {m.prefix_cache_hits}",
-                 style="grey62")
+                 style=note)
         self.border_title = f"step {record.step}"
         self.update(t, layout=False)  # fixed height: repaint, no relayout
 
 
 def _happenings(record: StepRecord) -> list[tuple[str, str, list[str]]]:
+    """(label, its component class, the items) for each kind of thing that happened."""
     admitted, resumed, preempted, finished, arrived = [], [], [], [], []
     for h in record.happenings:
         if h.kind == "admission":
@@ -72,8 +80,10 @@ def _happenings(record: StepRecord) -> list[tuple[str, str, list[str]]]:
         elif h.kind == "arrival":
             arrived.append(h.request_id)
     chunks = [f"{e.request_id} +{e.num_tokens}" for e in record.scheduled if e.is_prefill]
-    return [("prefill", "dodger_blue1", chunks[:6] + ([f"+{len(chunks) - 6} more"]
-                                                       if len(chunks) > 6 else [])),
-            ("admitted", "green3", admitted), ("resumed", "green3", resumed),
-            ("PREEMPTED", "red1 bold", preempted), ("finished", "grey62", finished),
-            ("arrived", "grey62", arrived)]
+    more = [f"+{len(chunks) - 6} more"] if len(chunks) > 6 else []
+    return [("prefill", "step-panel--prefill", chunks[:6] + more),
+            ("admitted", "step-panel--admitted", admitted),
+            ("resumed", "step-panel--admitted", resumed),
+            ("PREEMPTED", "step-panel--preempted", preempted),
+            ("finished", "step-panel--note", finished),
+            ("arrived", "step-panel--note", arrived)]

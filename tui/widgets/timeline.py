@@ -20,23 +20,15 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-# Step kinds, in the order of the recording's `step_kinds` codes.
+from tui.styles import ComponentStyles
+
+# Step kinds, in the order of the recording's `step_kinds` codes; colours in app.tcss.
 KIND_GLYPHS = ("·", "▆", "▆", "▂", "▇")
-KIND_STYLES = (
-    Style(color="grey42"),  # idle
-    Style(color="dodger_blue1"),  # prefill only
-    Style(color="medium_purple1"),  # mixed prefill + decode
-    Style(color="green3"),  # decode only
-    Style(color="red1", bold=True),  # preemption
-)
 KIND_NAMES = ("idle", "prefill", "mixed", "decode", "preemption")
-CURSOR_STYLE = Style(color="black", bgcolor="yellow1", bold=True)
-MARK_STYLE = Style(color="yellow1")
-HIT_STYLE = Style(color="red1", bold=True)
-AXIS_STYLE = Style(color="grey50")
+KIND_COMPONENTS = tuple(f"timeline--{name}" for name in KIND_NAMES)
 
 
-class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
+class Timeline(ComponentStyles, ScrollView, can_focus=True, inherit_bindings=False):
     """Steps 0..n-1 along x; `cursor` is the step on screen."""
 
     DEFAULT_CSS = """
@@ -44,6 +36,9 @@ class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
                scrollbar-size-vertical: 0; }
     Timeline:focus { border: round $accent; }
     """
+
+    COMPONENT_CLASSES = {*KIND_COMPONENTS, "timeline--cursor", "timeline--bookmark",
+                         "timeline--hit", "timeline--finish", "timeline--axis"}
 
     cursor: reactive[int] = reactive(0, init=False)
 
@@ -142,28 +137,33 @@ class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
         x0 = int(self.scroll_x)
         first, end = x0 // cw, min(self.num_steps, -(-(x0 + width) // cw))
         cursor, kinds = self.cursor, self.kinds
+        style = self.part_style
+        cursor_style = style("timeline--cursor")
         if y == 0:
-            segments = _runs((KIND_GLYPHS[kinds[s]] * cw, CURSOR_STYLE if s == cursor
-                              else KIND_STYLES[kinds[s]]) for s in range(first, end))
+            kind_styles = tuple(style(name) for name in KIND_COMPONENTS)
+            segments = merge_runs((KIND_GLYPHS[kinds[s]] * cw, cursor_style if s == cursor
+                                   else kind_styles[kinds[s]]) for s in range(first, end))
         elif y == 1:
-            segments = []
-            for s in range(first, end):
-                if s == cursor:
-                    segments.append(Segment("▲".center(cw), CURSOR_STYLE))
-                elif s in self.hits:
-                    segments.append(Segment("●".center(cw), HIT_STYLE))
-                elif s in self.bookmarks:
-                    segments.append(Segment("◆".center(cw), MARK_STYLE))
-                elif s in self.finishes:
-                    segments.append(Segment("╵".center(cw), AXIS_STYLE))
-                else:
-                    segments.append(Segment(" " * cw))
-            segments = _runs((seg.text, seg.style) for seg in segments)
+            marks = ((self.hits, "●", style("timeline--hit")),
+                     (self.bookmarks, "◆", style("timeline--bookmark")),
+                     (self.finishes, "╵", style("timeline--finish")))
+            segments = merge_runs(self._mark(s, cw, cursor_style, marks)
+                                  for s in range(first, end))
         else:
-            segments = [Segment(self._axis(first, end, cw), AXIS_STYLE)]
+            segments = [Segment(self._axis(first, end, cw), style("timeline--axis"))]
         offset = x0 - first * cw  # a wide cell may start left of the view
         return (Strip(segments).crop(offset, offset + width).extend_cell_length(width)
                 .apply_style(self.rich_style))
+
+
+    def _mark(self, step: int, cw: int, cursor_style: Style, marks) -> tuple[str, Style | None]:
+        """The marker cell under `step`: the cursor, else the first mark set holding it."""
+        if step == self.cursor:
+            return "▲".center(cw), cursor_style
+        for steps, glyph, style in marks:
+            if step in steps:
+                return glyph.center(cw), style
+        return " " * cw, None
 
     @staticmethod
     def _axis(first: int, end: int, cw: int) -> str:
@@ -179,7 +179,7 @@ class Timeline(ScrollView, can_focus=True, inherit_bindings=False):
         return "".join(chars)
 
 
-def _runs(cells) -> list[Segment]:
+def merge_runs(cells) -> list[Segment]:
     """Merge neighbouring cells of one style into one segment: a long run of decode steps
     is then one segment, not hundreds, for the compositor to carry."""
     segments: list[Segment] = []

@@ -1,0 +1,81 @@
+"""The one-line bars above and below the panels: the run and the cursor (header), and the
+breakpoint hit, the n/N event kind and why the selected request waits (status).
+
+Both are drawn from reactive attributes that the app data-binds to its own state, so a
+change of the cursor, of play or speed, of the event kind or of the selection redraws them
+with no call from the app.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from tui.styles import ComponentStyles
+
+PLAY_SPEEDS = (1, 2, 4, 8, 16, 32, 64)  # steps per second
+
+
+class Bar(ComponentStyles, Widget):
+    """A one-line bar; subclasses build its text in `line()`."""
+
+    DEFAULT_CSS = """
+    Bar { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+
+    def render(self) -> Text:
+        return self.line()
+
+    def line(self) -> Text:
+        return Text()
+
+
+class HeaderBar(Bar):
+    COMPONENT_CLASSES = {"header--name", "header--step", "header--recording", "header--playing"}
+
+    name_text: reactive[str] = reactive("")  # the scenario's name
+    settings: reactive[str] = reactive("")  # the engine settings, one line
+    cursor: reactive[int] = reactive(0)
+    recorded_steps: reactive[int] = reactive(0)  # the last recorded step so far
+    complete: reactive[bool] = reactive(False)
+    playing: reactive[bool] = reactive(False)
+    speed_index: reactive[int] = reactive(0)  # into PLAY_SPEEDS
+
+    def line(self) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if not self.name_text:
+            return t
+        t.append(self.name_text, style=self.part_style("header--name"))
+        t.append(f"  step {self.cursor} / {self.recorded_steps}",
+                 style=self.part_style("header--step"))
+        if not self.complete:
+            t.append(f" (recording… {self.recorded_steps})",
+                     style=self.part_style("header--recording"))
+        t.append(f"  {self.settings}")
+        if self.playing:
+            t.append(f"  ▶ {PLAY_SPEEDS[self.speed_index]}/s",
+                     style=self.part_style("header--playing"))
+        return t
+
+
+class StatusBar(Bar):
+    COMPONENT_CLASSES = {"status--hit", "status--hint", "status--waits"}
+
+    hits: reactive[tuple[str, ...]] = reactive(())  # breakpoints firing at the cursor
+    event_kind: reactive[str] = reactive("")  # what n/N jump to
+    selected: reactive[str | None] = reactive(None)
+    selected_waits: reactive[str | None] = reactive(None)  # why `selected` waits, if it does
+
+    def line(self) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if self.hits:
+            t.append("● breakpoint: " + "; ".join(self.hits) + "  ",
+                     style=self.part_style("status--hit"))
+        t.append(f"n/N jump to: {self.event_kind} (e changes)",
+                 style=self.part_style("status--hint"))
+        if self.selected and self.selected_waits:
+            t.append(f"  {self.selected} waits: {self.selected_waits}",
+                     style=self.part_style("status--waits"))
+        return t
