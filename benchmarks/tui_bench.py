@@ -8,7 +8,7 @@ Measures, in one fresh process:
      worker is still running;
   2. per-key CPU cost once the recording is complete, for the step keys (right,
      shift+right, end/home, p) and a timeline click and drag-scrub: CPU time
-     (time.process_time) spent in DebuggerApp.refresh_view (the handler) plus
+     (time.process_time) spent in DebuggerApp.watch_cursor (the handler) plus
      Screen._compositor_refresh and Screen._refresh_layout (the redraw), as
      textual-toolchain.md section 3 recommends, rather than Pilot wall time (which has
      a ~60-100 ms floor of idle polling). The whole-process CPU per key (including
@@ -68,7 +68,7 @@ class Probe:
     signatures Textual inspects)."""
 
     def __init__(self) -> None:
-        self.handler = 0.0  # CPU in DebuggerApp.refresh_view
+        self.handler = 0.0  # CPU in DebuggerApp.watch_cursor (draws the panels for a step)
         self.redraw = 0.0  # CPU in compositor refreshes and layouts (outermost calls only)
         self.compositor = 0.0  # of which Screen._compositor_refresh
         self.layouts = 0  # Screen._refresh_layout calls
@@ -127,7 +127,7 @@ class Probe:
             self._installed.append((cls, name, original))
             setattr(cls, name, wrapper)
 
-        wrap(DebuggerApp, "refresh_view", "handler")
+        wrap(DebuggerApp, "watch_cursor", "handler")
         wrap(Screen, "_compositor_refresh", "redraw")
         wrap(Screen, "_refresh_layout", "redraw")
         gc.callbacks.append(self._on_gc)
@@ -214,13 +214,14 @@ async def run_timing(scenario: str, n: int) -> None:
             if probe.first_paint is not None:
                 break
             await asyncio.sleep(0.005)
-        steps_at_paint = app.recording.num_steps
-        complete_at_paint = app.recording.complete
+        steps_at_paint = app.session.last_step
+        complete_at_paint = app.session.complete
         await app.workers.wait_for_complete()
         recorded_wall = time.time() - PROCESS_START
         await pilot.pause()
-        rec = app.recording
-        print(f"scenario {scenario}: {len(rec.request_ids)} requests, {rec.num_steps} steps; "
+        session = app.session
+        print(f"scenario {scenario}: {len(session.request_index)} requests, "
+              f"{session.last_step} steps; "
               f"terminal {SIZE[0]}x{SIZE[1]} (headless run_test)")
         print()
         print("first paint (from process start, imports included):")
@@ -234,7 +235,7 @@ async def run_timing(scenario: str, n: int) -> None:
         print(f"  recording complete at {recorded_wall:.2f} s wall (background worker)")
         print()
         results = await measure_keys(app, pilot, probe, n)
-        print("per action, CPU: handler (refresh_view) + redraw (compositor refresh + layout)")
+        print("per action, CPU: handler (watch_cursor) + redraw (compositor refresh + layout)")
         for name, entry in results.items():
             print(f"  {name:<26} {summary(entry['instrumented'])}")
         print("  of which the handler alone:")
