@@ -23,8 +23,11 @@ The format (every key is in the JSON Schema, with its default):
         max_tokens: 4              # min_tokens (0), ignore_eos (false), eos_token_id (null =
                                    # tokenizer EOS 256), stop_token_ids ([]), temperature
                                    # (0.0: greedy, unlike SamplingParams' 1.0, so runs are
-                                   # reproducible and readable), seed, priority (0), arrival_step (0)
-    events: [{step: 3, abort: req-0}]   # applied once `step` steps have run
+                                   # reproducible and readable), seed, priority (0), arrival_step (0),
+                                   # cache_salt (null), prompt_logprobs (null: reads the prefix cache)
+    events: [{step: 3, abort: req-0}]   # applied once `step` steps have run; also
+                                   # {step: 5, reset_prefix_cache: true} (refused while blocks are
+                                   # held) or {step: 5, reset_prefix_cache: {reset_running_requests: true}}
     generate: {count, seed, prompt_len: [min, max], max_tokens: [min, max], arrival_rate,
                shared_prefix_fraction, shared_prefix_len, ignore_eos, id_prefix}
     expect: {statuses: {id: FINISHED_...}, total_steps: N, num_preemptions: N}
@@ -41,9 +44,9 @@ from pydantic import ValidationError
 
 from mini_engine.errors import MiniEngineError
 from mini_engine.scenarios.generate import expand_generate, generate_spec
-from mini_engine.scenarios.schema import (MODEL_RULES, FieldError, LastPlusPosSection,
+from mini_engine.scenarios.schema import (UNION_TAGS, FieldError, LastPlusPosSection,
                                           ScenarioFile, ToyModelSection)
-from mini_engine.scenarios.spec import Expect, ModelSpec, RequestSpec, Scenario, ScenarioEvent
+from mini_engine.scenarios.spec import Expect, ModelSpec, RequestSpec, Scenario
 
 __all__ = ["ScenarioError", "load_scenario", "load_scenario_text", "scenario_json_schema",
            "ScenarioFile"]
@@ -85,7 +88,7 @@ def _build(doc: ScenarioFile, source: str | None) -> Scenario:
         RequestSpec(request_id=ids[i], sampling_params=r.sampling_params(), prompt=r.prompt,
                     prompt_token_ids=(tuple(r.prompt_token_ids)
                                       if r.prompt_token_ids is not None else None),
-                    priority=r.priority, arrival_step=r.arrival_step)
+                    priority=r.priority, arrival_step=r.arrival_step, cache_salt=r.cache_salt)
         for i, r in enumerate(doc.requests)]
     gen_spec = None
     if doc.generate is not None:
@@ -98,8 +101,7 @@ def _build(doc: ScenarioFile, source: str | None) -> Scenario:
     return Scenario(
         name=doc.name, description=doc.description.strip(), engine=doc.engine.to_config(),
         model=model_spec, requests=tuple(requests),
-        events=tuple(ScenarioEvent(step=e.step, action="abort", request_id=e.abort)
-                     for e in doc.events),
+        events=tuple(e.to_event() for e in doc.events),
         expect=expect, source=source, generate=gen_spec)
 
 
@@ -179,7 +181,7 @@ def _locate(root: yaml.Node, loc: tuple) -> tuple[int, str | None]:
                 node = match[1]
                 parts.append(str(part))
                 continue
-            if isinstance(part, str) and part in MODEL_RULES:
+            if isinstance(part, str) and part in UNION_TAGS:
                 continue  # a union tag in pydantic's path, not a key
             parts.append(part)  # a missing key: keep the mapping's line
             node = None
@@ -189,7 +191,7 @@ def _locate(root: yaml.Node, loc: tuple) -> tuple[int, str | None]:
             line = node.start_mark.line + 1
             parts.append(part)
         else:
-            if not (isinstance(part, str) and part in MODEL_RULES):
+            if not (isinstance(part, str) and part in UNION_TAGS):
                 parts.append(part)
             node = None
     return line, _format_field(parts)

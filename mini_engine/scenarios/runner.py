@@ -96,7 +96,7 @@ class ScenarioRunner:
                 sampling_params=spec.sampling_params,
                 prompt_token_ids=(list(spec.prompt_token_ids)
                                   if spec.prompt_token_ids is not None else None),
-                priority=spec.priority))
+                priority=spec.priority, cache_salt=spec.cache_salt))
         aborted: list[Request] = []
         events = self._events
         while self._next_event < len(events) and events[self._next_event].step <= s:
@@ -104,6 +104,9 @@ class ScenarioRunner:
             self._next_event += 1
             if event.action == "abort":
                 aborted.extend(engine.abort_request(event.request_id))
+            elif event.action == "reset_prefix_cache":
+                # Refused (no CacheCleared event) while blocks are held; see the engine's events.
+                engine.reset_prefix_cache(event.reset_running_requests)
             else:
                 raise ValueError(f"unknown event action {event.action!r}")
         return arrived, aborted

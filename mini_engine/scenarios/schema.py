@@ -18,9 +18,11 @@ from mini_engine.engine.config import ConfigError, EngineConfig
 from mini_engine.engine.request import RequestStatus
 from mini_engine.engine.sampling_params import SamplingParams
 from mini_engine.engine.tokenizer import ByteTokenizer
+from mini_engine.scenarios.spec import ScenarioEvent
 
 __all__ = ["FieldError", "ScenarioFile", "EngineSection", "ModelSection", "ToyModelSection",
            "LastPlusPosSection", "ConstantSection", "RequestSection", "EventSection",
+           "ResetPrefixCacheSection", "UNION_TAGS",
            "GenerateSection", "ExpectSection", "MODEL_RULES"]
 
 MAX_GENERATED_TOKENS = 20_000_000  # generate.count * longest prompt
@@ -155,6 +157,12 @@ class RequestSection(_Strict):
     seed: int | None = Field(None, ge=0)
     priority: int = Field(0, description="policy priority: lower is more urgent")
     arrival_step: int = Field(0, ge=0, description="added once this many steps have run")
+    cache_salt: str | None = Field(
+        None, description="prefix-cache blocks are shared only between requests with the same "
+        "salt (vLLM's tenant isolation); null or \"\" = no salt")
+    prompt_logprobs: int | None = Field(
+        None, ge=-1, description="vLLM's prompt_logprobs (-1: all): none are computed here, "
+        "but as in vLLM the request then skips reading the prefix cache")
 
     @model_validator(mode="after")
     def _check(self) -> "RequestSection":
@@ -175,12 +183,58 @@ class RequestSection(_Strict):
         return SamplingParams(
             max_tokens=self.max_tokens, min_tokens=self.min_tokens,
             temperature=self.temperature, seed=self.seed, ignore_eos=self.ignore_eos,
-            eos_token_id=self.eos_token_id, stop_token_ids=list(self.stop_token_ids))
+            eos_token_id=self.eos_token_id, stop_token_ids=list(self.stop_token_ids),
+            prompt_logprobs=self.prompt_logprobs)
+
+
+class ResetPrefixCacheSection(_Strict):
+    reset_running_requests: bool = Field(
+        False, description="preempt the running requests first (listed as preempted by the "
+        "next step, which resumes them if they fit); without it the reset is refused while "
+        "any request holds KV blocks")
+
+
+def _reset_form(value: Any) -> str:
+    return "options" if isinstance(value, (dict, BaseModel)) else "flag"
+
+
+RESET_PREFIX_CACHE_FORMS = ("flag", "options")
+ResetPrefixCacheValue = Annotated[
+    Union[Annotated[bool, Tag("flag")], Annotated[ResetPrefixCacheSection, Tag("options")]],
+    Discriminator(_reset_form),
+]
+# Union tags pydantic puts in an error's path (they are not keys of the file).
+UNION_TAGS = MODEL_RULES + RESET_PREFIX_CACHE_FORMS
 
 
 class EventSection(_Strict):
+    """One action at a step: `abort: ID` or `reset_prefix_cache: true | {reset_running_requests}`."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "oneOf": [{"required": ["abort"]}, {"required": ["reset_prefix_cache"]}]})
+
     step: int = Field(ge=0, description="applied once this many steps have run")
-    abort: str = Field(min_length=1, description="the request id to abort")
+    abort: str | None = Field(None, min_length=1, description="the request id to abort")
+    reset_prefix_cache: ResetPrefixCacheValue | None = Field(
+        None, description="forget every cached block hash (vLLM's reset_prefix_cache)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "EventSection":
+        if (self.abort is None) == (self.reset_prefix_cache is None):
+            raise FieldError((), "give exactly one of abort or reset_prefix_cache")
+        if self.reset_prefix_cache is False:
+            raise FieldError(("reset_prefix_cache",),
+                             "reset_prefix_cache: false does nothing; use true or "
+                             "{reset_running_requests: true}")
+        return self
+
+    def to_event(self) -> "ScenarioEvent":
+        if self.abort is not None:
+            return ScenarioEvent(step=self.step, action="abort", request_id=self.abort)
+        reset = self.reset_prefix_cache
+        running = isinstance(reset, ResetPrefixCacheSection) and reset.reset_running_requests
+        return ScenarioEvent(step=self.step, action="reset_prefix_cache",
+                             reset_running_requests=running)
 
 
 class GenerateSection(_Strict):
@@ -260,7 +314,7 @@ class ScenarioFile(_Strict):
                                     f"generated id {gid!r} collides with requests[{first_use[gid]}]")
         known = set(self.request_ids())
         for i, event in enumerate(self.events):
-            if event.abort not in known:
+            if event.abort is not None and event.abort not in known:
                 raise FieldError(("events", i, "abort"),
                                 f"unknown request {event.abort!r}{_did_you_mean(event.abort, known)}")
         if self.expect is not None:

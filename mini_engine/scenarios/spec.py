@@ -43,13 +43,15 @@ class RequestSpec:
     prompt_token_ids: tuple[int, ...] | None = None
     priority: int = 0
     arrival_step: int = 0
+    cache_salt: str | None = None  # prefix-cache blocks are shared only with the same salt
 
 
 @dataclass(frozen=True)
 class ScenarioEvent:
     step: int  # applied once `step` steps have run, before the next schedule()
-    action: str  # "abort"
-    request_id: str
+    action: str  # "abort" | "reset_prefix_cache"
+    request_id: str | None = None  # abort: the request
+    reset_running_requests: bool = False  # reset_prefix_cache: preempt running requests first
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,8 @@ BAD = [
      "engine.max_num_seq", "unknown key 'max_num_seq'; did you mean 'max_num_seqs'?"),
     ("unknown_key_no_match", ONE + "    zzz: 1\n", 5, "requests[0].zzz",
      "unknown key 'zzz' (allowed: id, prompt, prompt_token_ids, max_tokens, min_tokens, "
-     "ignore_eos, eos_token_id, stop_token_ids, temperature, seed, priority, arrival_step)"),
+     "ignore_eos, eos_token_id, stop_token_ids, temperature, seed, priority, arrival_step, "
+     "cache_salt, prompt_logprobs)"),
     ("non_string_key", HEAD + "1: 2\nrequests: [{prompt: a}]\n", 3, "1",
      "unknown key 1 (allowed: name, description, engine, model, requests, events, generate, "
      "expect)"),
@@ -141,8 +142,8 @@ BAD = [
      "events[0].abort", "unknown request 'req-9'; did you mean 'req-0'?"),
     ("event_negative_step", ONE + "events:\n  - {step: -1, abort: req-0}\n", 6,
      "events[0].step", "must be >= 0, got -1 (an integer)"),
-    ("event_missing_abort", ONE + "events:\n  - {step: 1}\n", 6, "events[0].abort",
-     "missing required key 'abort'"),
+    ("event_missing_abort", ONE + "events:\n  - {step: 1}\n", 6, "events[0]",
+     "give exactly one of abort or reset_prefix_cache"),
     ("budget_below_seats",
      HEAD + "engine:\n  max_num_seqs: 8\n  max_num_batched_tokens: 4\nrequests: [{prompt: a}]\n",
      5, "engine.max_num_batched_tokens", "(4) must be >= max_num_seqs (8)"),
@@ -343,14 +344,17 @@ def test_json_schema_shape_and_keys():
     request = defs["RequestSection"]
     assert set(request["properties"]) == {
         "id", "prompt", "prompt_token_ids", "max_tokens", "min_tokens", "ignore_eos",
-        "eos_token_id", "stop_token_ids", "temperature", "seed", "priority", "arrival_step"}
+        "eos_token_id", "stop_token_ids", "temperature", "seed", "priority", "arrival_step",
+        "cache_salt", "prompt_logprobs"}
     assert request["additionalProperties"] is False
     assert request["properties"]["max_tokens"] == {"default": 16, "minimum": 1,
                                                    "title": "Max Tokens", "type": "integer"}
     assert set(defs["GenerateSection"]["properties"]) == {
         "count", "seed", "prompt_len", "max_tokens", "arrival_rate", "shared_prefix_fraction",
         "shared_prefix_len", "ignore_eos", "id_prefix"}
-    assert set(defs["EventSection"]["required"]) == {"step", "abort"}
+    assert set(defs["EventSection"]["required"]) == {"step"}
+    assert defs["EventSection"]["oneOf"] == [{"required": ["abort"]},
+                                             {"required": ["reset_prefix_cache"]}]
     assert len(schema["properties"]["model"]["oneOf"]) == 3
     statuses = defs["ExpectSection"]["properties"]["statuses"]["additionalProperties"]
     assert set(statuses["enum"]) == {"FINISHED_STOPPED", "FINISHED_LENGTH", "FINISHED_ABORTED",
