@@ -1,14 +1,16 @@
 """Engine speed on the issue's workloads, greedy and at the default temperature=1.0, against a baseline.
 
     python benchmarks/engine_bench.py [--runs 5] [--only W1] [--temperature 0 --temperature 1]
-                                      [--baseline b7a8e45 | --baseline none] [--profile]
+                                      [--baseline b7a8e45 | --baseline none] [--current REV]
+                                      [--profile]
 
 Each (workload, temperature) is timed in two long-lived worker processes, one
 importing this tree's `mini_engine`, one importing the baseline revision's (checked
-out with `git worktree add` into a temporary directory, removed afterwards). Runs are
+out with `git worktree add` into a temporary directory, removed afterwards; `--current
+REV` times a revision instead of the working tree, to isolate one change). Runs are
 interleaved, alternating which side goes first, so load noise hits both alike. The
-table gives the median and min wall time of `while has_unfinished_requests(): step()`
-for each side and their ratio; it also checks that both sides ran the same number of
+table gives the median and min CPU time (and the median wall time) of
+`while has_unfinished_requests(): step()` for each side, and their ratio; it also checks that both sides ran the same number of
 steps and preemptions and sampled the same tokens (a CRC of every request's output).
 
 --profile adds, per (workload, temperature) and for this tree only, the split of the
@@ -65,22 +67,24 @@ def build(name: str, temperature: float, seed: int = 0):
 def run(name: str, temperature: float) -> dict:
     engine = build(name, temperature)
     steps = preemptions = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while engine.scheduler.has_unfinished_requests():
         engine.step()
         steps += 1
         preemptions += engine.last_stats.num_preemptions
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     crc = 0
     for i in range(WORKLOADS[name][0]):
         crc = zlib.crc32(repr(list(engine.get_request(f"r{i}").output_token_ids)).encode(), crc)
-    return {"steps": steps, "seconds": seconds, "preemptions": preemptions, "tokens_crc": crc}
+    return {"steps": steps, "seconds": seconds, "cpu_seconds": cpu_seconds,
+            "preemptions": preemptions, "tokens_crc": crc}
 
 
 def worker() -> None:
-    """Serve `<workload> <temperature>` lines on stdin with one JSON result line each."""
+    """After one warm-up run, serve `<workload> <temperature>` lines on stdin, one JSON line each."""
     import mini_engine
 
+    run("W1", 0.0)  # warm-up (imports, first-call costs), untimed
     print(json.dumps({"mini_engine": str(Path(mini_engine.__file__).resolve().parent)}),
           flush=True)
     for line in sys.stdin:
@@ -123,14 +127,17 @@ def checkout(rev: str, into: Path) -> Path:
     return into
 
 
-def compare(configs: list[tuple[str, float]], runs: int, baseline: str | None) -> None:
+def compare(configs: list[tuple[str, float]], runs: int, baseline: str | None,
+            current: str | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="engine_bench_") as tmp:
-        sides = [Side("current", REPO)]
-        worktree = None
+        sides, worktrees = [], []
         try:
+            if current:
+                worktrees.append(checkout(current, Path(tmp) / "current"))
+            sides.append(Side(current or "current", worktrees[0] if current else REPO))
             if baseline:
-                worktree = checkout(baseline, Path(tmp) / "baseline")
-                sides.append(Side(baseline, worktree))
+                worktrees.append(checkout(baseline, Path(tmp) / "baseline"))
+                sides.append(Side(baseline, worktrees[-1]))
             results = {(cfg, s.label): [] for cfg in configs for s in sides}
             for i in range(runs):
                 for cfg in configs:
@@ -139,7 +146,7 @@ def compare(configs: list[tuple[str, float]], runs: int, baseline: str | None) -
         finally:
             for side in sides:
                 side.close()
-            if worktree is not None:
+            for worktree in worktrees:
                 subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force",
                                 str(worktree)], check=False)
     print_table(configs, sides, results, runs)
@@ -149,25 +156,28 @@ def print_table(configs, sides, results, runs: int) -> None:
     labels = [s.label for s in sides]
     head = f"{'workload':8} {'T':>4} {'steps':>6} {'preempt':>7}"
     for label in labels:
-        head += f" | {label[:12]:>12} med ms {'min ms':>8}"
+        head += f" | {label[:10]:>10}: cpu med {'min':>7} {'wall med':>8}"
     if len(labels) == 2:
-        head += f" | {'ratio':>6} {'same tokens':>11}"
-    print(f"{runs} interleaved runs per cell; ratio = current / {labels[-1]} medians "
-          f"(below 1 is faster)")
+        head += f" | {'ratio med':>9} {'min':>5} {'same tokens':>11}"
+    print(f"{runs} interleaved runs per cell, in ms; cpu = the worker's CPU time (steadier than "
+          f"wall time on a loaded machine); ratios = {labels[0]} / {labels[-1]} cpu times")
     print(head)
     for cfg in configs:
         name, temperature = cfg
         first = results[cfg, labels[0]][0]
         row = f"{name:8} {temperature:4.1f} {first['steps']:6d} {first['preemptions']:7d}"
-        medians = []
+        medians, mins = [], []
         for label in labels:
-            times = [r["seconds"] for r in results[cfg, label]]
-            medians.append(statistics.median(times))
-            row += f" | {medians[-1] * 1e3:19.1f} {min(times) * 1e3:8.1f}"
+            cpu = [r["cpu_seconds"] * 1e3 for r in results[cfg, label]]
+            wall = [r["seconds"] * 1e3 for r in results[cfg, label]]
+            medians.append(statistics.median(cpu))
+            mins.append(min(cpu))
+            row += f" | {medians[-1]:19.1f} {min(cpu):7.1f} {statistics.median(wall):8.1f}"
         if len(labels) == 2:
             a, b = (results[cfg, label][0] for label in labels)
             same = all(a[k] == b[k] for k in ("steps", "preemptions", "tokens_crc"))
-            row += f" | {medians[0] / medians[1]:6.2f} {'yes' if same else 'NO':>11}"
+            row += (f" | {medians[0] / medians[1]:9.2f} {mins[0] / mins[1]:5.2f} "
+                    f"{'yes' if same else 'NO':>11}")
         print(row)
 
 
@@ -231,6 +241,8 @@ def main() -> None:
                         help="repeatable; default: 0 (greedy) and 1.0 (the default)")
     parser.add_argument("--baseline", default="b7a8e45",
                         help="git revision to compare against ('none': this tree only)")
+    parser.add_argument("--current", metavar="REV",
+                        help="time this revision instead of the working tree (to isolate a change)")
     parser.add_argument("--profile", action="store_true",
                         help="per-phase split of this tree's fastest run, instead of the table")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -242,7 +254,8 @@ def main() -> None:
                for t in temperatures]
     if args.profile:
         return profile(configs, args.runs)
-    compare(configs, args.runs, None if args.baseline.lower() == "none" else args.baseline)
+    compare(configs, args.runs, None if args.baseline.lower() == "none" else args.baseline,
+            args.current)
 
 
 if __name__ == "__main__":
