@@ -5,8 +5,11 @@ an engine with `restore()`, whose every later step is identical to the run it ca
 from. What is saved, and what is not:
 
 - requests (all of them, in arrival order): tokens, block hashes, counters, status,
-  sampling params, prompt text; the scheduler's `requests` map, the waiting queue in
-  service order, `running` in order, finished-but-unreported ids, `step_counter`;
+  sampling params, prompt text, cache salt; the scheduler's `requests` map, the waiting
+  queue in service order, `running` in order, finished-but-unreported ids,
+  `step_counter`. A priority queue is rebuilt by pushing in service order: its heap
+  layout may differ, but every pop is decided by the total order (priority,
+  arrival_time, request_id), so the schedule is the same;
 - the KV cache manager's block tables (`req_to_blocks`, `num_cached_block`, `room`) and
   pending prefix-cache stats; the block pool's ref counts, block hashes, free-queue
   order and the prefix-cache map (outer and inner insertion order);

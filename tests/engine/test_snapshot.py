@@ -97,6 +97,7 @@ class Op:
     priority: int = 0
     temperature: float = 0.0
     salt: str | None = None
+    logprobs: bool = False  # prompt_logprobs: skips reading the prefix cache
     target: int = 0
 
 
@@ -121,7 +122,7 @@ ops = st.builds(
             lambda tail: stem + tuple(tail))),
     max_tokens=st.integers(1, 10), priority=st.integers(0, 2),
     temperature=st.sampled_from([0.0, 0.8]), salt=st.sampled_from([None, None, "t1"]),
-    target=st.integers(0, 9))
+    logprobs=st.sampled_from([False, False, True]), target=st.integers(0, 9))
 
 
 class Workload:
@@ -142,7 +143,7 @@ class Workload:
                 engine.add_request(rid, prompt_token_ids=list(op.prompt), priority=op.priority,
                                    cache_salt=op.salt, sampling_params=SamplingParams(
                                        max_tokens=op.max_tokens, temperature=op.temperature,
-                                       seed=op.target))
+                                       seed=op.target, prompt_logprobs=1 if op.logprobs else None))
             elif op.kind == "abort" and self.ids:
                 engine.abort_request(self.ids[op.target % len(self.ids)])
             elif op.kind in ("reset", "reset_running"):
