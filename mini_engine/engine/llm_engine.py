@@ -193,8 +193,7 @@ class LLMEngine:
         engine.step_count = state.step_count
         engine.last_scheduler_output = state.last_scheduler_output
         engine.last_stats = state.last_stats
-        if state.last_step is not None or hasattr(engine, "last_step"):
-            engine.last_step = state.last_step
+        engine.last_step = state.last_step
         if changed_settings:
             engine.update_settings(**changed_settings)
         return engine
