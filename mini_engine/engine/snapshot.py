@@ -16,10 +16,11 @@ from. What is saved, and what is not:
 - the events emitted since the last step that nobody took (they open the next step's
   record), the fast-path switches;
 - the engine's `step_count`, arrivals counter and config.
-- The model and sampler hold no state (but the sampler's fast-path switch, saved): sampling is a pure function of the request
-  (seeded Gumbel noise from (seed, position), greedy tables fixed at start-up), so the
-  snapshot keeps a reference to the model object and resumes with it (or with the
-  `model=` given to `from_snapshot`). A stateful injected test model must be passed again.
+- The model and sampler hold no state (the sampler's fast-path switch aside, which is
+  saved): sampling is a pure function of the request (seeded Gumbel noise from (seed,
+  position), greedy tables fixed at start-up), so the snapshot keeps a reference to
+  the model object and resumes with it (or with the `model=` given to
+  `from_snapshot`). A stateful injected test model must be passed again.
 - Per-step scratch (`Scheduler.num_prefill_chunks`, `last_schedule_view`) is rewritten
   by the next `schedule()` before anything reads it, so it is not saved;
   the last step's `SchedulerOutput`, stats and step record are carried as they are
@@ -27,7 +28,9 @@ from. What is saved, and what is not:
 
 Snapshots are cheap to keep one per keyframe: a request's `RequestState` (and its
 token and hash tuples) is reused from the previous snapshot while the request did
-not change, and the block pool is packed into `bytes` (array module).
+not change, finished requests are never looked at again, and the block pool is packed
+into `bytes` (array module). A resume rebuilds finished requests only when read
+(`RequestTable`). Figures: benchmarks/resume_bench.py.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ from __future__ import annotations
 import gc
 from array import array
 from collections import OrderedDict
-from itertools import islice
 from dataclasses import dataclass, field, fields
+from itertools import islice
 from typing import Any, Callable
 
 from mini_engine.engine.config import EngineConfig
