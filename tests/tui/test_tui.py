@@ -28,6 +28,7 @@ from tui.screens.error import ErrorScreen
 from tui.screens.goto import GotoScreen
 from tui.screens.help import HelpScreen
 from tui.screens.prompt import PromptScreen
+from tui.widgets.bars import HeaderBar, StatusBar
 from tui.widgets.kv_map import KVMap
 from tui.widgets.queues import QueuePanel
 from tui.widgets.request_table import RequestTable
@@ -405,6 +406,28 @@ async def test_p_and_P_jump_between_preemptions():
         await press(pilot, "P")  # none earlier: stays
         assert app.session.cursor == preemptions[0]
         assert app.query_one(Timeline).cursor == preemptions[0]
+
+
+async def test_the_bars_follow_the_app_state_they_are_bound_to():
+    """Play, speed, the event kind and the selection are reactive app state: the header
+    and the status line redraw from them, with no refresh call from the key handlers."""
+    app = open_app("kv_preemption")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        header, status = app.query_one(HeaderBar), app.query_one(StatusBar)
+        app.speed_index = 0  # 1 step/s: the keys below come first
+        await press(pilot, "space")
+        assert header.playing and "▶ 1/s" in header.render().plain
+        await press(pilot, "plus")
+        assert header.speed_index == 1 and "▶ 2/s" in header.render().plain
+        await press(pilot, "space")
+        assert not header.playing and "▶" not in header.render().plain
+        await press(pilot, "end")
+        assert f"step {app.session.last_step} /" in header.render().plain
+        await press(pilot, "e")
+        assert status.event_kind == "admission" and "jump to: admission" in status.render().plain
+        await press(pilot, "down")
+        assert status.selected == app.selected == "b"
 
 
 async def test_n_and_N_follow_the_kind_chosen_with_e():
