@@ -50,12 +50,8 @@ KNOWN_VIOLATIONS: dict[str, set[str]] = {
     "private_import": set(),
     "private_attribute": set(),
     "import_cycle": set(),
-    "module_size": {
-        "mini_engine/engine/core/sched/scheduler.py",  # lead
-    },
-    "function_size": {
-        "mini_engine/exports/perfetto.py:iter_trace_events",  # lead (exports)
-    },
+    "module_size": set(),
+    "function_size": set(),
 }
 
 

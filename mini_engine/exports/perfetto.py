@@ -97,100 +97,115 @@ def iter_trace_events(source: Recording | Scenario,
     """Every trace event, in the file's order (see the module docstring);
     `progress(step)` is called every 256 steps."""
     rec = as_recording(source)
-    ids = rec.request_ids
-    index = rec.request_index
+    yield from _metadata_events(rec)
+    tracks = [_Track(i + 1) for i in range(len(rec.request_ids))]
+    counters: dict[str, float] = {}
+    summary = rec.summary()
+    for step in range(0, rec.num_steps + 1):
+        if progress is not None and not step % 256:
+            progress(step)
+        m = rec.delta(step).metrics
+        start, end = (step - 1) * STEP_US, step * STEP_US
+        if step > 0:
+            yield _span(STEPS_TID, "step", start, STEP_US,
+                        {"step": step, "kind": STEP_KIND_NAMES[int(summary.step_kind[step])],
+                         "scheduled_tokens": m.num_scheduled_tokens,
+                         "token_budget": m.token_budget})
+        yield from _request_events(rec, step, tracks)
+        if step > 0:
+            yield from _counter(counters, "scheduled tokens", start, m.num_scheduled_tokens)
+        yield from _counter(counters, "running", end, m.num_requests_running)
+        yield from _counter(counters, "waiting", end, m.num_requests_waiting)
+        yield from _counter(counters, "KV cache usage %", end,
+                            round(m.kv_cache_usage_perc * 100, 4))
+    # A partial recording (--until): close what is still open at its last step.
+    last = rec.num_steps * STEP_US
+    tail = [_close(t, last) for t in tracks]
+    yield from (e for e in tail if e is not None)
+    if rec.num_steps > 0:
+        yield from _counter(counters, "scheduled tokens", last, 0)
+
+
+def _metadata_events(rec: Recording) -> Iterator[dict]:
+    """Process and thread names: one track for the steps, one per request."""
     yield {"ph": "M", "pid": PID, "tid": 0, "name": "process_name",
            "args": {"name": f"mini-engine: {rec.scenario.name}"}}
     yield {"ph": "M", "pid": PID, "tid": STEPS_TID, "name": "thread_name",
            "args": {"name": "steps"}}
     yield {"ph": "M", "pid": PID, "tid": STEPS_TID, "name": "thread_sort_index",
            "args": {"sort_index": 0}}
-    for i, rid in enumerate(ids):
+    for i, rid in enumerate(rec.request_ids):
         yield {"ph": "M", "pid": PID, "tid": i + 1, "name": "thread_name", "args": {"name": rid}}
         yield {"ph": "M", "pid": PID, "tid": i + 1, "name": "thread_sort_index",
                "args": {"sort_index": i + 1}}
-    tracks = [_Track(i + 1) for i in range(len(ids))]
-    counters: dict[str, float] = {}
 
-    def counter(name: str, ts: int, value) -> Iterator[dict]:
-        if counters.get(name) != value:
-            counters[name] = value
-            yield {"ph": "C", "pid": PID, "tid": 0, "name": name, "ts": ts,
-                   "args": {"value": value}}
 
-    summary = rec.summary()
-    for step in range(0, rec.num_steps + 1):
-        d = rec.delta(step)
-        m = d.metrics
-        start, end = (step - 1) * STEP_US, step * STEP_US
-        if progress is not None and not step % 256:
-            progress(step)
-        out: list[tuple[int, int, dict]] = []  # (request index, order, event): per-step sort
+def _counter(counters: dict[str, float], name: str, ts: int, value) -> Iterator[dict]:
+    """A counter sample, only when the value changed."""
+    if counters.get(name) != value:
+        counters[name] = value
+        yield {"ph": "C", "pid": PID, "tid": 0, "name": name, "ts": ts, "args": {"value": value}}
 
-        def emit(ri: int, event: dict | None) -> None:
-            if event is not None:
-                out.append((ri, len(out), event))
 
-        if step > 0:
-            yield _span(STEPS_TID, "step", start, STEP_US,
-                        {"step": step, "kind": STEP_KIND_NAMES[int(summary.step_kind[step])],
-                         "scheduled_tokens": m.num_scheduled_tokens,
-                         "token_budget": m.token_budget})
-            for h in d.happenings:  # during the step: admissions, resumes, preemptions
-                ri = index[h.request_id]
-                t = tracks[ri]
-                if h.kind in ("admission", "resume"):
-                    emit(ri, _close(t, start))
-                elif h.kind == "preemption":
-                    emit(ri, _close(t, start))
-                    emit(ri, _instant(t.tid, "preempted", start,
-                                      {"step": step, "tokens_lost": h.num_tokens,
-                                       "kv_usage_before": h.usage_before,
-                                       "kv_usage_after": h.usage_after}))
-                    t.open, t.start = "PREEMPTED", start
-            for ri, n, kind in zip(d.sched_req.tolist(), d.sched_tokens.tolist(),
-                                   d.sched_kind.tolist()):
-                t = tracks[ri]
-                if kind == DECODE:
-                    if t.open == "DECODE" and t.last_step == step - 1:
-                        t.last_step = step
-                        t.tokens += n
-                        continue
-                    emit(ri, _close(t, start))
-                    t.open, t.start, t.first_step, t.last_step, t.tokens = (
-                        "DECODE", start, step, step, n)
-                else:
-                    emit(ri, _close(t, start))
-                    emit(ri, _span(t.tid, "PREFILL", start, STEP_US,
-                                   {"step": step, "tokens": n,
-                                    "samples": kind != PREFILL_CHUNK}))
-        for h in d.happenings:  # after the step: finishes, arrivals, ignores, aborts
+def _request_events(rec: Recording, step: int, tracks: list) -> Iterator[dict]:
+    """One step's per-request spans and instants, sorted by request (then emission order)."""
+    d = rec.delta(step)
+    index = rec.request_index
+    start, end = (step - 1) * STEP_US, step * STEP_US
+    out: list[tuple[int, int, dict]] = []  # (request index, order, event): per-step sort
+
+    def emit(ri: int, event: dict | None) -> None:
+        if event is not None:
+            out.append((ri, len(out), event))
+
+    if step > 0:
+        for h in d.happenings:  # during the step: admissions, resumes, preemptions
             ri = index[h.request_id]
             t = tracks[ri]
-            if h.kind == "arrival":
-                t.open, t.start = "WAITING", end
-            elif h.kind in ("finish", "abort", "ignore"):
-                emit(ri, _close(t, end))
-                name = {"finish": "finished", "abort": "aborted", "ignore": "ignored"}[h.kind]
-                emit(ri, _instant(t.tid, name, end,
-                                  {"step": step, "status": h.status,
-                                   "reason": _STATUS_REASON.get(h.status or "", h.reason)}))
-        out.sort(key=lambda e: (e[0], e[1]))
-        for _, _, event in out:
-            yield event
-        if step > 0:
-            yield from counter("scheduled tokens", start, m.num_scheduled_tokens)
-        yield from counter("running", end, m.num_requests_running)
-        yield from counter("waiting", end, m.num_requests_waiting)
-        yield from counter("KV cache usage %", end, round(m.kv_cache_usage_perc * 100, 4))
-    # A partial recording (--until): close what is still open at its last step.
-    last = rec.num_steps * STEP_US
-    tail = []
-    for t in tracks:
-        tail.append(_close(t, last))
-    yield from (e for e in tail if e is not None)
-    if rec.num_steps > 0:
-        yield from counter("scheduled tokens", last, 0)
+            if h.kind in ("admission", "resume"):
+                emit(ri, _close(t, start))
+            elif h.kind == "preemption":
+                emit(ri, _close(t, start))
+                emit(ri, _instant(t.tid, "preempted", start,
+                                  {"step": step, "tokens_lost": h.num_tokens,
+                                   "kv_usage_before": h.usage_before,
+                                   "kv_usage_after": h.usage_after}))
+                t.open, t.start = "PREEMPTED", start
+        _scheduled_events(d, step, tracks, emit)
+    for h in d.happenings:  # after the step: finishes, arrivals, ignores, aborts
+        ri = index[h.request_id]
+        t = tracks[ri]
+        if h.kind == "arrival":
+            t.open, t.start = "WAITING", end
+        elif h.kind in ("finish", "abort", "ignore"):
+            emit(ri, _close(t, end))
+            name = {"finish": "finished", "abort": "aborted", "ignore": "ignored"}[h.kind]
+            emit(ri, _instant(t.tid, name, end,
+                              {"step": step, "status": h.status,
+                               "reason": _STATUS_REASON.get(h.status or "", h.reason)}))
+    out.sort(key=lambda e: (e[0], e[1]))
+    for _, _, event in out:
+        yield event
+
+
+def _scheduled_events(d, step: int, tracks: list, emit: Callable) -> None:
+    """PREFILL spans per chunk; a DECODE span grows over consecutive decode steps."""
+    start = (step - 1) * STEP_US
+    for ri, n, kind in zip(d.sched_req.tolist(), d.sched_tokens.tolist(),
+                           d.sched_kind.tolist()):
+        t = tracks[ri]
+        if kind == DECODE:
+            if t.open == "DECODE" and t.last_step == step - 1:
+                t.last_step = step
+                t.tokens += n
+                continue
+            emit(ri, _close(t, start))
+            t.open, t.start, t.first_step, t.last_step, t.tokens = (
+                "DECODE", start, step, step, n)
+        else:
+            emit(ri, _close(t, start))
+            emit(ri, _span(t.tid, "PREFILL", start, STEP_US,
+                           {"step": step, "tokens": n, "samples": kind != PREFILL_CHUNK}))
 
 
 def write_perfetto(source: Recording | Scenario, fp: IO[str],

@@ -5,12 +5,8 @@ tokens so that `num_computed_tokens` catches up with `num_tokens`. RUNNING
 requests are served first (in `running` order, preempting the newest, or the
 least urgent under the priority policy, when KV blocks run out), then WAITING
 ones, admitted in queue order until the budget, the seats (`max_num_seqs`) or
-the KV cache runs out. Line references to vllm/v1/core/sched/scheduler.py are in
-docs/semantics.md.
-
-Every decision is also appended to `self.events` as it is taken (queued, admitted,
-preempted, finished, ignored, why admission stopped; the KV manager adds the block
-events), so a consumer never re-derives a decision or reads these internals.
+the KV cache runs out. Every decision is also appended to `self.events` as it is
+taken (the KV manager adds the block events), so no consumer re-derives a decision.
 """
 
 from __future__ import annotations
@@ -27,34 +23,15 @@ from mini_engine.engine.outputs import (EngineCoreOutputs, ModelRunnerOutput, On
                                         SchedulerStats)
 from mini_engine.engine.request import Request, RequestStatus
 from mini_engine.engine.core.sched.request_queue import create_request_queue
-from mini_engine.engine.core.sched.utils import check_stop
+from mini_engine.engine.core.sched.plan import StepPlan
+from mini_engine.engine.core.sched.utils import check_stop, never_fits_reason
 
 _RUNNING = RequestStatus.RUNNING
 _WAITING = RequestStatus.WAITING
 _PREEMPTED = RequestStatus.PREEMPTED
-_STOPPED = RequestStatus.FINISHED_STOPPED
-_LENGTH = RequestStatus.FINISHED_LENGTH
 _IGNORED = RequestStatus.FINISHED_IGNORED
 _NO_BLOCKS: list[int] = []  # shared "nothing new allocated"; never mutated
 _NO_ROOM: dict[str, int] = {}  # the room lookup with fast paths off: always allocate_slots
-
-
-class _StepPlan:
-    """What one `schedule()` has decided so far (shared by its two phases)."""
-
-    __slots__ = ("token_budget", "num_scheduled_tokens", "req_to_new_block_ids",
-                 "scheduled_running", "scheduled_new", "scheduled_resumed", "preempted",
-                 "num_prefill_chunks")
-
-    def __init__(self, token_budget: int) -> None:
-        self.token_budget = token_budget
-        self.num_scheduled_tokens: dict[str, int] = {}
-        self.req_to_new_block_ids: dict[str, list[int]] = {}
-        self.scheduled_running: list[str] = []
-        self.scheduled_new: list[str] = []
-        self.scheduled_resumed: list[str] = []
-        self.preempted: list[Request] = []
-        self.num_prefill_chunks = 0
 
 
 class Scheduler:
@@ -95,7 +72,7 @@ class Scheduler:
 
     def add_request(self, request: Request) -> None:
         """Queue a request, or finish it as FINISHED_IGNORED if it can never run."""
-        reason = self._never_fits_reason(request)
+        reason = never_fits_reason(request, self.config)
         if reason is not None:
             request.status = _IGNORED
             request.stop_reason = reason
@@ -108,16 +85,6 @@ class Scheduler:
         self.requests[request.request_id] = request
         self.events.append(RequestQueued(request.request_id, request.num_prompt_tokens,
                                          "sorted" if self.policy == "priority" else "back"))
-
-    def _never_fits_reason(self, request: Request) -> str | None:
-        n = request.num_prompt_tokens
-        if n >= self.max_model_len:
-            return f"prompt has {n} tokens, must be < max_model_len ({self.max_model_len})"
-        usable = self.config.num_usable_blocks
-        if cdiv(n, self.block_size) > usable:
-            return (f"prompt needs {cdiv(n, self.block_size)} KV blocks, "
-                    f"the cache has {usable} usable blocks")
-        return None
 
     def has_unfinished_requests(self) -> bool:
         return bool(self.running) or bool(self.waiting)
@@ -206,7 +173,7 @@ class Scheduler:
         self.step_counter += 1
         # preemptions_in_step is not cleared here: a reset_prefix_cache() between steps
         # adds to it, and vLLM reports those in this output (reset_preempted_req_ids).
-        plan = _StepPlan(self.max_num_scheduled_tokens)
+        plan = StepPlan(self.max_num_scheduled_tokens)
         self._schedule_running(plan)
         stop: AdmissionStopped | None = None
         if plan.preempted:
@@ -242,7 +209,7 @@ class Scheduler:
         self.num_prefill_chunks = plan.num_prefill_chunks
         return output
 
-    def _schedule_running(self, plan: _StepPlan) -> None:
+    def _schedule_running(self, plan: StepPlan) -> None:
         """Phase A: RUNNING requests in queue order; preempt when their blocks don't fit."""
         kvm = self.kv_cache_manager
         allocate_slots = kvm.allocate_slots
@@ -320,7 +287,7 @@ class Scheduler:
         plan.token_budget = token_budget
         plan.num_prefill_chunks += num_prefill_chunks
 
-    def _preempt_for(self, plan: _StepPlan, request: Request, req_index: int,
+    def _preempt_for(self, plan: StepPlan, request: Request, req_index: int,
                      num_new_tokens: int) -> tuple[list[int] | None, int]:
         """Out of blocks: preempt until `request` fits, or until it is the victim itself.
 
@@ -352,7 +319,7 @@ class Scheduler:
             new_blocks = self.kv_cache_manager.allocate_slots(request, num_new_tokens)
         return new_blocks, req_index
 
-    def _schedule_waiting(self, plan: _StepPlan) -> AdmissionStopped | None:
+    def _schedule_waiting(self, plan: StepPlan) -> AdmissionStopped | None:
         """Phase B: admit WAITING requests in queue order until something runs out.
 
         Returns why admission stopped with requests still waiting (None: queue drained).
@@ -401,7 +368,7 @@ class Scheduler:
             self._admit(plan, request, num_computed_tokens, num_new_tokens, new_blocks)
         return None
 
-    def _admit(self, plan: _StepPlan, request: Request, num_computed_tokens: int,
+    def _admit(self, plan: StepPlan, request: Request, num_computed_tokens: int,
                num_new_tokens: int, new_blocks: list[int]) -> None:
         """Move an admitted request to the back of `running` with its first chunk scheduled."""
         self.running.append(request)

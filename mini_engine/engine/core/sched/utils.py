@@ -32,3 +32,16 @@ def check_stop(request: Request) -> RequestStatus | None:
     if request.num_tokens >= request.length_limit:
         return FINISHED_LENGTH
     return None
+
+
+def never_fits_reason(request: Request, config) -> str | None:
+    """Why the request can never run (prompt too long for max_model_len, or for the whole
+    KV cache), or None. Such a request is finished as FINISHED_IGNORED at once."""
+    n = request.num_prompt_tokens
+    if n >= config.max_model_len:
+        return f"prompt has {n} tokens, must be < max_model_len ({config.max_model_len})"
+    needed = -(-n // config.block_size)
+    if needed > config.num_usable_blocks:
+        return (f"prompt needs {needed} KV blocks, "
+                f"the cache has {config.num_usable_blocks} usable blocks")
+    return None
