@@ -73,3 +73,19 @@ def assert_seek_matches_engine(rec, sc) -> None:
         runner.step()
         s += 1
     assert s == rec.num_steps
+
+
+# The lab scenario's vLLM-style log lines (`mini-engine run hello --format log`).
+HELLO_LOG = [
+    "Iteration(1): 1 context requests, 5 context tokens, 0 generation requests, "
+    "0 generation tokens",
+    "Iteration(2): 0 context requests, 0 context tokens, 1 generation requests, "
+    "1 generation tokens",
+    "Iteration(3): 0 context requests, 0 context tokens, 1 generation requests, "
+    "1 generation tokens",
+    "Iteration(4): 0 context requests, 0 context tokens, 1 generation requests, "
+    "1 generation tokens",
+    "Engine 000: Avg prompt throughput: 1.2 tokens/step, Avg generation throughput: "
+    "1.0 tokens/step, Running: 0 reqs, Waiting: 0 reqs, GPU KV cache usage: 0.0%, "
+    "Prefix cache hit rate: 0.0%",
+]

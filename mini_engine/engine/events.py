@@ -163,6 +163,18 @@ class ScheduleView(NamedTuple):
     num_waiting: int
 
 
+class StepStats(NamedTuple):
+    """vLLM's SchedulerStats after the step (before the arrivals and aborts that follow it)."""
+
+    num_free_blocks: int
+    kv_cache_usage: float
+    num_running: int
+    num_waiting: int
+    prefix_cache_queries: int  # tokens
+    prefix_cache_hits: int
+    num_preemptions: int
+
+
 class EngineStep(NamedTuple):
     """One `LLMEngine.step()`, as decided: the unit a recording is built from.
 
@@ -181,13 +193,7 @@ class EngineStep(NamedTuple):
     num_before: int  # the first events were emitted before schedule() and nobody took them
     finished: tuple[str, ...]
     at_schedule: ScheduleView
-    num_free_blocks: int
-    kv_cache_usage: float
-    num_running: int
-    num_waiting: int
-    prefix_cache_queries: int
-    prefix_cache_hits: int
-    num_preemptions: int
+    stats: StepStats
 
 
 def event_to_dict(event) -> dict:

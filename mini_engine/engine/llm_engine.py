@@ -17,7 +17,7 @@ import functools
 from typing import Sequence
 
 from mini_engine.engine.config import EngineConfig
-from mini_engine.engine.events import EngineStep
+from mini_engine.engine.events import EngineStep, StepStats
 from mini_engine.engine.model import Model, ToyModel
 from mini_engine.engine.core.sched.output import SchedulerOutput
 from mini_engine.engine.outputs import (ModelRunnerOutput, OneTokenEachOutput, RequestOutput,
@@ -162,10 +162,9 @@ class LLMEngine:
             num_before=len(before),
             finished=tuple(r.request_id for r in outputs.finished_requests),
             at_schedule=self.scheduler.last_schedule_view,
-            num_free_blocks=pool.get_num_free_blocks(), kv_cache_usage=stats.kv_cache_usage,
-            num_running=stats.num_running_reqs, num_waiting=stats.num_waiting_reqs,
-            prefix_cache_queries=pc.queries, prefix_cache_hits=pc.hits,
-            num_preemptions=stats.num_preemptions)
+            stats=StepStats(pool.get_num_free_blocks(), stats.kv_cache_usage,
+                            stats.num_running_reqs, stats.num_waiting_reqs, pc.queries, pc.hits,
+                            stats.num_preemptions))
 
     def snapshot(self) -> EngineSnapshot:
         """The whole engine's state, immutable and picklable; take it between steps.

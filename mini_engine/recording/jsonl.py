@@ -20,7 +20,8 @@ from typing import IO, Callable, Iterator
 from pydantic import ValidationError
 
 from mini_engine.engine.config import EngineConfig
-from mini_engine.engine.events import EngineStep, ScheduleView, event_from_dict, event_to_dict
+from mini_engine.engine.events import (EngineStep, ScheduleView, StepStats, event_from_dict,
+                                       event_to_dict)
 from mini_engine.engine.sampling_params import SamplingParams
 from mini_engine.errors import MiniEngineError
 from mini_engine.recording.format import (FORMAT, VERSION, FinalLine, Header, Step,
@@ -84,12 +85,11 @@ def scenario_from_header(h: Header) -> Scenario:
                               "max_tokens": tuple(gen["max_tokens"])})
     requests = []
     for r in h.requests:
-        fields = r.model_dump(exclude_unset=False)
+        fields = r.model_dump()
         fields["sampling_params"] = SamplingParams(**fields["sampling_params"])
         if fields["prompt_token_ids"] is not None:
             fields["prompt_token_ids"] = tuple(fields["prompt_token_ids"])
-        requests.append(RequestSpec(**{k: v for k, v in fields.items() if v is not None
-                                       or k in ("prompt", "prompt_token_ids")}))
+        requests.append(RequestSpec(**fields))
     return Scenario(
         name=d["name"], description=d["description"], engine=EngineConfig(**h.engine),
         model=ModelSpec(**d["model"]), requests=tuple(requests),
@@ -108,24 +108,18 @@ def step_dict(step: EngineStep | None, after: tuple, frame: int) -> dict:
         line["events"] = [event_to_dict(e) for e in step.events]
         line["finished"] = list(step.finished)
         line["at_schedule"] = step.at_schedule._asdict()
-        line["stats"] = {k: getattr(step, k) for k in (
-            "num_free_blocks", "kv_cache_usage", "num_running", "num_waiting",
-            "prefix_cache_queries", "prefix_cache_hits", "num_preemptions")}
+        line["stats"] = step.stats._asdict()
     line["after"] = [event_to_dict(e) for e in after]
     return line
 
 
 def _engine_step(s: Step) -> EngineStep:
-    st = s.stats
     return EngineStep(
         step=s.step, scheduled=tuple((rid, n) for rid, n, _ in s.scheduled),
         sampled=tuple(t for _, _, t in s.scheduled),
         events=tuple(event_from_dict(e.model_dump()) for e in s.events), num_before=0,
         finished=tuple(s.finished), at_schedule=ScheduleView(**s.at_schedule.model_dump()),
-        num_free_blocks=st.num_free_blocks, kv_cache_usage=st.kv_cache_usage,
-        num_running=st.num_running, num_waiting=st.num_waiting,
-        prefix_cache_queries=st.prefix_cache_queries, prefix_cache_hits=st.prefix_cache_hits,
-        num_preemptions=st.num_preemptions)
+        stats=StepStats(**s.stats.model_dump()))
 
 
 def _dumps(obj) -> str:

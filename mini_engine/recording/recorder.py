@@ -68,6 +68,7 @@ class RecordingBuilder:
         self._n_cached_free = 0
         self._prev_ids: list[str] = []
         self._prev_idx = np.zeros(0, np.int64)
+        self._prev_idx32 = np.zeros(0, np.int32)
         self._prev_all_sampled = False
         self._ones = self._decodes = np.zeros(0)
 
@@ -234,8 +235,8 @@ class RecordingBuilder:
         if step is None:
             running, waiting = frame.running_delta, waiting_at_start
         else:
-            running = step.num_running + frame.running_delta
-            waiting = step.num_waiting + frame.waiting_delta
+            running = step.stats.num_running + frame.running_delta
+            waiting = step.stats.num_waiting + frame.waiting_delta
         metrics = self._metrics(frame, step, counts, running, waiting)
         index_of = self._index_of
         happenings = frame.scheduling + counts["first"] + frame.updates + frame.after
@@ -259,11 +260,11 @@ class RecordingBuilder:
         m = len(ids)
         same_batch = ids == self._prev_ids
         if same_batch:
-            idx = self._prev_idx
+            idx, idx32 = self._prev_idx, self._prev_idx32
         else:
             idx = np.array(list(map(self._index_of.__getitem__, ids)), np.int64)
-            self._prev_ids, self._prev_idx = ids, idx
-        idx32 = idx.astype(np.int32)
+            idx32 = read_only(idx.astype(np.int32))
+            self._prev_ids, self._prev_idx, self._prev_idx32 = ids, idx, idx32
         comp_b = rec.frame_column("computed")[idx]
         tok_b = rec.frame_column("tokens")[idx]
         steady = (same_batch and self._prev_all_sampled and not frame.hits
@@ -346,9 +347,9 @@ class RecordingBuilder:
             num_requests_running=running, num_requests_waiting=waiting,
             kv_cache_usage_perc=1.0 - self._num_free / total if total else 0.0,
             num_free_blocks=self._num_free, num_cached_free_blocks=self._n_cached_free,
-            prefix_cache_queries=step.prefix_cache_queries if step is not None else 0,
-            prefix_cache_hits=step.prefix_cache_hits if step is not None else 0,
-            num_preemptions=step.num_preemptions if step is not None else 0,
+            prefix_cache_queries=step.stats.prefix_cache_queries if step is not None else 0,
+            prefix_cache_hits=step.stats.prefix_cache_hits if step is not None else 0,
+            num_preemptions=step.stats.num_preemptions if step is not None else 0,
             prompt_tokens=counts["prompt"], generation_tokens=counts["generated"],
             waiting_stop_reason=stop.reason if stop is not None else None,
             waiting_stop_req_id=stop.request_id if stop is not None else None,
@@ -426,8 +427,8 @@ def record(scenario: Scenario, progress: Callable[[int], None] | None = None,
         recorder.advance(batch if until is None else min(batch, until - rec.num_steps))
         if progress is not None:
             progress(rec.num_steps)
-    if progress is not None and (recorder.done and rec.num_steps == 0):
-        progress(0)
+    if progress is not None and rec.num_steps == 0:
+        progress(0)  # a run with no step still reports once
     return rec
 
 

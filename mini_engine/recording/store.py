@@ -103,7 +103,7 @@ class Recording:
             "prefix_cache_hits")}
         self._summary_cache: tuple[int, Summary] | None = None
         self._entries_cache: tuple[int, tuple] | None = None
-        self._outputs: list[list[int]] = [[] for _ in range(n)]  # sampled tokens so far
+        self._samples_cache: tuple[int, tuple] | None = None
         self.complete = False
         self.num_steps = -1  # frames 0..num_steps are readable
         # Engine states to resume from (recorder.resume_at), by step: opaque to the recording.
@@ -116,11 +116,7 @@ class Recording:
         cols, tables, codes = self._cols, self._tables, self._codes
         if len(d.sched_req):
             cols["computed"][d.sched_req] += d.sched_tokens
-            samples = d.sched_kind != PREFILL_CHUNK
-            cols["tokens"][d.sched_req] += samples
-            outputs = self._outputs
-            for ri, token in zip(d.sched_req[samples].tolist(), d.sampled.tolist()):
-                outputs[ri].append(token)
+            cols["tokens"][d.sched_req] += d.sched_kind != PREFILL_CHUNK
         if len(d.rows):
             r = d.rows[:, R_REQ]
             for j, name in enumerate(COLUMNS, start=1):
@@ -413,9 +409,19 @@ class Recording:
         """The tokens sampled by `step` (default: the last frame)."""
         ri = self.request_index[request_id]
         step = self.num_steps if step is None else self._check(step)
-        st, req, tok, kind = self.entries()
-        count = int(np.count_nonzero((req == ri) & (st <= step) & (kind != PREFILL_CHUNK)))
-        return tuple(self._outputs[ri][:count])
+        st, req, tokens = self._samples()
+        return tuple(tokens[(req == ri) & (st <= step)].tolist())
+
+    def _samples(self):
+        """(step, request, token) of every sampled token, in order; cached per length."""
+        n = self.num_steps + 1
+        if self._samples_cache is None or self._samples_cache[0] != n:
+            st, req, _, kind = self.entries()
+            sampling = kind != PREFILL_CHUNK
+            tokens = [d.sampled for d in self._deltas[:n] if len(d.sampled)]
+            tokens = np.concatenate(tokens) if tokens else np.zeros(0, np.int32)
+            self._samples_cache = (n, (st[sampling], req[sampling], tokens))
+        return self._samples_cache[1]
 
     def text(self, request_id: str, step: int | None = None) -> str:
         return ByteTokenizer().decode(list(self.output_token_ids(request_id, step)))

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import HELLO_LOG
 
 from mini_engine import __version__
 from mini_engine.cli import main
@@ -27,19 +28,6 @@ HELLO_TABLE = [
     "   4  req-0:+1   1/2048  -        -              req-0:length  0.0% 0/4095",
 ]
 
-HELLO_LOG = [
-    "Iteration(1): 1 context requests, 5 context tokens, 0 generation requests, "
-    "0 generation tokens",
-    "Iteration(2): 0 context requests, 0 context tokens, 1 generation requests, "
-    "1 generation tokens",
-    "Iteration(3): 0 context requests, 0 context tokens, 1 generation requests, "
-    "1 generation tokens",
-    "Iteration(4): 0 context requests, 0 context tokens, 1 generation requests, "
-    "1 generation tokens",
-    "Engine 000: Avg prompt throughput: 1.2 tokens/step, Avg generation throughput: "
-    "1.0 tokens/step, Running: 0 reqs, Waiting: 0 reqs, GPU KV cache usage: 0.0%, "
-    "Prefix cache hit rate: 0.0%",
-]
 
 HELLO_TRACE = [
     "Event(request_id='req-0', status='RUNNING', num_computed_tokens=5, num_tokens=6)",

@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from helpers import HELLO_LOG
 
 from mini_engine.exports import STEP_US, iter_log_lines, iter_trace_events, write_perfetto
 from mini_engine.exports.perfetto import export_perfetto
@@ -181,19 +182,7 @@ def test_iter_trace_events_accepts_a_scenario_or_a_recording():
 # ----------------------------------------------------------------------------- vLLM log
 
 def test_log_lines_hello():
-    assert list(iter_log_lines(bundled("hello"))) == [
-        "Iteration(1): 1 context requests, 5 context tokens, 0 generation requests, "
-        "0 generation tokens",
-        "Iteration(2): 0 context requests, 0 context tokens, 1 generation requests, "
-        "1 generation tokens",
-        "Iteration(3): 0 context requests, 0 context tokens, 1 generation requests, "
-        "1 generation tokens",
-        "Iteration(4): 0 context requests, 0 context tokens, 1 generation requests, "
-        "1 generation tokens",
-        "Engine 000: Avg prompt throughput: 1.2 tokens/step, Avg generation throughput: "
-        "1.0 tokens/step, Running: 0 reqs, Waiting: 0 reqs, GPU KV cache usage: 0.0%, "
-        "Prefix cache hit rate: 0.0%",
-    ]
+    assert list(iter_log_lines(bundled("hello"))) == HELLO_LOG
 
 
 def test_log_lines_with_preemptions():

@@ -46,12 +46,12 @@ class BlockPool:
         pop = self.free_block_queue.popitem
         ref_cnt, block_hash = self.ref_cnt, self.block_hash
         ret = []
-        evicted = None
+        evicted = []
         for _ in range(num_blocks):
             b = pop(last=False)[0]
             if block_hash[b] is not None:
                 self._evict_cached_block(b)
-                evicted = [b] if evicted is None else evicted + [b]
+                evicted.append(b)
             ref_cnt[b] = 1
             ret.append(b)
         if evicted:
