@@ -145,6 +145,8 @@ class EventLog(list):
     """The one list the scheduler, KV manager and block pool append to; `take()` drains it."""
 
     def take(self) -> tuple:
+        if not self:
+            return ()
         events = tuple(self)
         del self[:]
         return events
@@ -178,8 +180,9 @@ class StepStats(NamedTuple):
 class EngineStep(NamedTuple):
     """One `LLMEngine.step()`, as decided: the unit a recording is built from.
 
-    `scheduled` is `(request_id, num_tokens)` in schedule order; `sampled` is aligned with it
-    (the token sampled, or None for a prefill chunk that samples nothing). `events` holds
+    `req_ids` and `num_scheduled_tokens` are what was scheduled, in schedule order
+    (vLLM's `SchedulerOutput.num_scheduled_tokens`, as two aligned tuples); `sampled` is
+    aligned with them (the token sampled, or None for a prefill chunk that samples nothing). `events` holds
     everything emitted from `schedule()` to the end of `update_from_output()`, in order,
     after the `num_before` events emitted since the previous step that nobody took.
     `finished` is `step()`'s return value (the lab's order). The counters after the step
@@ -187,7 +190,9 @@ class EngineStep(NamedTuple):
     """
 
     step: int
-    scheduled: tuple[tuple[str, int], ...]
+    req_ids: tuple[str, ...]
+    num_scheduled_tokens: tuple[int, ...]
+    total_num_scheduled_tokens: int
     sampled: tuple[int | None, ...]
     events: tuple
     num_before: int  # the first events were emitted before schedule() and nobody took them

@@ -138,14 +138,15 @@ class LLMEngine:
         self.step_count += 1
         self.last_scheduler_output = scheduler_output
         self.last_stats = outputs.scheduler_stats
-        self.last_step = self._step_record(before, scheduler_output, runner_output, outputs)
+        self.last_step = self._step_record(before, req_ids, scheduler_output, runner_output,
+                                           outputs)
         return outputs.finished_requests
 
     def take_events(self) -> tuple:
         """Events emitted since the last step or take (arrivals, aborts, resets), in order."""
         return self.scheduler.events.take()
 
-    def _step_record(self, before: tuple, scheduler_output: SchedulerOutput,
+    def _step_record(self, before: tuple, req_ids: list[str], scheduler_output: SchedulerOutput,
                      runner_output: ModelRunnerOutput, outputs) -> EngineStep:
         """The immutable record of the step just run (what the recording is built from)."""
         stats = outputs.scheduler_stats
@@ -157,7 +158,9 @@ class LLMEngine:
         pc = stats.prefix_cache_stats
         pool = self.scheduler.kv_cache_manager.block_pool
         return EngineStep(
-            step=self.step_count, scheduled=tuple(nst.items()), sampled=sampled,
+            step=self.step_count, req_ids=tuple(req_ids), num_scheduled_tokens=tuple(nst.values()),
+            total_num_scheduled_tokens=scheduler_output.total_num_scheduled_tokens,
+            sampled=sampled,
             events=before + self.scheduler.events.take(),
             num_before=len(before),
             finished=tuple(r.request_id for r in outputs.finished_requests),

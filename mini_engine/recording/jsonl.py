@@ -104,7 +104,8 @@ def step_dict(step: EngineStep | None, after: tuple, frame: int) -> dict:
     """One frame's line: the engine's record of the step (none for frame 0) and what followed."""
     line: dict = {"step": frame}
     if step is not None:
-        line["scheduled"] = [[rid, n, t] for (rid, n), t in zip(step.scheduled, step.sampled)]
+        line["scheduled"] = [list(entry) for entry in zip(step.req_ids, step.num_scheduled_tokens,
+                                                           step.sampled)]
         line["events"] = [event_to_dict(e) for e in step.events]
         line["finished"] = list(step.finished)
         line["at_schedule"] = step.at_schedule._asdict()
@@ -115,7 +116,9 @@ def step_dict(step: EngineStep | None, after: tuple, frame: int) -> dict:
 
 def _engine_step(s: Step) -> EngineStep:
     return EngineStep(
-        step=s.step, scheduled=tuple((rid, n) for rid, n, _ in s.scheduled),
+        step=s.step, req_ids=tuple(rid for rid, _, _ in s.scheduled),
+        num_scheduled_tokens=tuple(n for _, n, _ in s.scheduled),
+        total_num_scheduled_tokens=sum(n for _, n, _ in s.scheduled),
         sampled=tuple(t for _, _, t in s.scheduled),
         events=tuple(event_from_dict(e.model_dump()) for e in s.events), num_before=0,
         finished=tuple(s.finished), at_schedule=ScheduleView(**s.at_schedule.model_dump()),

@@ -66,7 +66,7 @@ class RecordingBuilder:
         self._hashed = [False] * nb
         self._num_free = nb - 1
         self._n_cached_free = 0
-        self._prev_ids: list[str] = []
+        self._prev_ids: tuple[str, ...] = ()
         self._prev_idx = np.zeros(0, np.int64)
         self._prev_idx32 = np.zeros(0, np.int32)
         self._prev_all_sampled = False
@@ -252,11 +252,11 @@ class RecordingBuilder:
         """Indices, tokens and kinds of the scheduled entries, and the counters after them."""
         counts = {"prefill": 0, "decode": 0, "generated": 0, "prompt": 0, "first": []}
         empty = np.zeros(0, np.int32)
-        if step is None or not step.scheduled:
+        if step is None or not step.req_ids:
             self._prev_all_sampled = False
             return empty, empty, np.zeros(0, np.int8), _NO_SAMPLES, None, None, counts
         rec = self.recording
-        ids = [rid for rid, _ in step.scheduled]
+        ids = step.req_ids
         m = len(ids)
         same_batch = ids == self._prev_ids
         if same_batch:
@@ -268,7 +268,7 @@ class RecordingBuilder:
         comp_b = rec.frame_column("computed")[idx]
         tok_b = rec.frame_column("tokens")[idx]
         steady = (same_batch and self._prev_all_sampled and not frame.hits
-                  and sum(n for _, n in step.scheduled) == m)
+                  and step.total_num_scheduled_tokens == m)
         if steady:  # everyone decodes one token, as last step: no per-entry work
             if len(self._ones) != m:
                 self._ones = read_only(np.ones(m, np.int32))
@@ -277,7 +277,7 @@ class RecordingBuilder:
             self._prev_all_sampled = True
             sampled = np.array(step.sampled, np.int32)
             return idx32, self._ones, self._decodes, sampled, comp_b + 1, tok_b + 1, counts
-        n = np.array([k for _, k in step.scheduled], np.int64)
+        n = np.array(step.num_scheduled_tokens, np.int64)
         for k, ri in enumerate(idx.tolist()):
             hit = frame.hits.get(ri)
             if hit is not None:
@@ -341,7 +341,7 @@ class RecordingBuilder:
         stop = frame.stop
         view = step.at_schedule if step is not None else None
         return StepMetrics(
-            num_scheduled_tokens=sum(n for _, n in step.scheduled) if step is not None else 0,
+            num_scheduled_tokens=step.total_num_scheduled_tokens if step is not None else 0,
             token_budget=cfg.max_num_batched_tokens,
             prefill_tokens=counts["prefill"], decode_tokens=counts["decode"],
             num_requests_running=running, num_requests_waiting=waiting,

@@ -15,6 +15,9 @@ from mini_engine.engine.events import (BlocksAllocated, BlocksCached, BlocksFree
 from mini_engine.engine.core.kv_cache_utils import PrefixCacheStats, cdiv
 from mini_engine.engine.request import Request
 
+_NO_BLOCKS: list[int] = []  # shared "no new block" result; never mutated
+
+
 class KVCacheManager:
     def __init__(self, block_size: int, num_gpu_blocks: int, enable_caching: bool,
                  max_model_len: int, events: EventLog | None = None) -> None:
@@ -128,7 +131,8 @@ class KVCacheManager:
     def _grow(self, request: Request, blocks: list[int], total_computed: int,
               num_new_tokens: int, num_tokens_need_slot: int) -> list[int] | None:
         """allocate_slots' lean path: a running request growing (the scheduler's decode steps,
-        ~1 call in 8 per request), without the prefix-hit bookkeeping (all zeros here)."""
+        ~1 call in 8 per request), without the prefix-hit bookkeeping (all zeros here), and
+        with its common case, one block just filled, cached inline."""
         rid = request.request_id
         block_size = self.block_size
         n_new = -(-num_tokens_need_slot // block_size) - len(blocks)
@@ -137,10 +141,21 @@ class KVCacheManager:
                 return None
             new_blocks = self._take_blocks(rid, blocks, n_new)
         else:
-            new_blocks = []
+            new_blocks = _NO_BLOCKS
         room = len(blocks) * block_size
         if self.enable_caching:
-            num_cached = self._cache_full(request, blocks, total_computed + num_new_tokens)
+            num_cached = self.num_cached_block.get(rid, 0)
+            num_full = total_computed + num_new_tokens
+            if num_full > request.num_tokens:
+                num_full = request.num_tokens
+            num_full //= block_size
+            if num_full == num_cached + 1:
+                block_id, block_hash = blocks[num_cached], request.block_hashes[num_cached]
+                self.block_pool.cache_full_block(block_id, block_hash)
+                self.num_cached_block[rid] = num_cached = num_full
+                self.events.append(BlocksCached(rid, (block_id,), (block_hash,)))
+            elif num_full > num_cached:
+                num_cached = self._cache_full(request, blocks, num_full * block_size)
             if room > (num_cached + 1) * block_size - 1:
                 room = (num_cached + 1) * block_size - 1
         self.room[rid] = room
