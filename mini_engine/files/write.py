@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import IO, Iterator
 
 from mini_engine.errors import MiniEngineError
+from mini_engine.files.read import display_name
 
 # C0 (tab and newline too: one line), DEL, C1, lone surrogates (undecodable bytes of a
 # file name), line/paragraph separators and the bidi controls that reorder what is shown.
@@ -51,14 +52,6 @@ def safe_text(text: str) -> str:
     return text if _UNSAFE.search(text) is None else _UNSAFE.sub(_escape, text)
 
 
-def _shown(path: str) -> str:
-    try:
-        from mini_engine.files.read import display_name
-    except ImportError:
-        return safe_text(path)
-    return display_name(path)
-
-
 class OutputFileError(MiniEngineError):
     """A file the user asked to write that can't or mustn't be written (one line)."""
 
@@ -71,7 +64,7 @@ class OutputExistsError(OutputFileError):
 
 
 def _refuse(path: str, message: str, cls: type[OutputFileError] = OutputFileError):
-    return cls(message, path=_shown(path))
+    return cls(message, path=display_name(path))
 
 
 def _os_reason(error: OSError) -> str:
@@ -88,8 +81,8 @@ def check_target(path: str | os.PathLike, *, force: bool = False) -> str:
         raise _refuse(path, "names a directory (ends with '/'); give a file name")
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
-        st = None
+    except (FileNotFoundError, NotADirectoryError):
+        st = None  # the directory checks below say what is wrong
     except OSError as e:
         raise _refuse(path, _os_reason(e)) from None
     if st is not None:
