@@ -7,6 +7,19 @@ Grammar: `or` / `and` / `not`, parentheses, one comparison (== != < <= > >=)
 between operands; an operand is a number, a quoted string, or a dotted name.
 Names may contain `-` (request ids do), so there is no arithmetic. A bare name
 that the resolver doesn't know (e.g. RUNNING) is read as a string literal.
+
+Limits (a condition is typed by a person and evaluated at every step, so anything
+beyond them is refused with a `ConditionError` naming the column):
+
+    MAX_CONDITION_CHARS = 500   characters in one condition
+    MAX_DEPTH = 32              nesting of parentheses and `not`
+    MAX_NUMBER_DIGITS = 30      digits in one number (before and after the point)
+
+Parsing takes time linear in the length (the tokenizer never copies the rest of the
+text; `and`/`or` chains are flat lists), and recursion is bounded by MAX_DEPTH, so
+`evaluate` and `names_in` recurse at most a few frames per nesting level. An error
+quotes at most ERROR_EXCERPT_CHARS characters of the condition, with control
+characters escaped: it is always one printable line.
 """
 
 from __future__ import annotations
@@ -17,20 +30,34 @@ from dataclasses import dataclass
 from typing import Any, Callable, Union
 
 from mini_engine.errors import MiniEngineError
+from mini_engine.files.write import safe_text
 
+MAX_CONDITION_CHARS = 500
+MAX_DEPTH = 32
+MAX_NUMBER_DIGITS = 30
+ERROR_EXCERPT_CHARS = 60
+
+_SPACE = re.compile(r"\s*")
 _TOKEN = re.compile(r"""
-    \s*(?:
       (?P<num>-?\d+(?:\.\d+)?(?![\w.-]))
     | (?P<str>"[^"]*"|'[^']*')
     | (?P<op>==|!=|<=|>=|<|>|\(|\))
     | (?P<name>[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)
-    )""", re.VERBOSE)
-
+    """, re.VERBOSE)
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt,
     "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }
 _KEYWORDS = {"and", "or", "not", "true", "false"}
+
+
+def excerpt(text: str, position: int, width: int = ERROR_EXCERPT_CHARS) -> str:
+    """At most `width` characters of `text` around `position` (`...` where cut), printable."""
+    if len(text) > width:
+        start = max(0, min(position - width // 2, len(text) - width))
+        cut = text[start:start + width]
+        text = ("..." if start > 0 else "") + cut + ("..." if start + width < len(text) else "")
+    return safe_text(text)
 
 
 class ConditionError(MiniEngineError, ValueError):
@@ -39,7 +66,8 @@ class ConditionError(MiniEngineError, ValueError):
     title = "Invalid condition"
 
     def __init__(self, text: str, position: int, message: str) -> None:
-        super().__init__(f"{message} at column {position + 1}: {text}")
+        quoted = f": {excerpt(text, position)}" if text.strip() else ""
+        super().__init__(f"{message} at column {position + 1}{quoted}")
         self.text, self.position, self.message = text, position, message
 
 
@@ -80,23 +108,33 @@ class _MISSING:
 
 
 def _tokenize(text: str) -> list[tuple[str, str, int]]:
-    tokens, pos = [], 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
+    """(kind, text, column) per token; each regex match starts where the last one ended."""
+    tokens = []
+    pos, end = _SPACE.match(text).end(), len(text)
+    while pos < end:
         m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            raise ConditionError(text, pos + len(text[pos:]) - len(text[pos:].lstrip()),
-                                 "unexpected character")
+        if m is None:
+            raise ConditionError(text, pos, "unexpected character")
         kind = m.lastgroup
-        tokens.append((kind, m.group(kind), m.start(kind)))
-        pos = m.end()
+        value = m.group(kind)
+        if kind == "num":
+            digits = len(value) - value.startswith("-") - ("." in value)
+            if digits > MAX_NUMBER_DIGITS:
+                raise ConditionError(text, pos, f"number too long ({digits} digits; at most "
+                                                f"{MAX_NUMBER_DIGITS})")
+        tokens.append((kind, value, pos))
+        pos = _SPACE.match(text, m.end()).end()
     return tokens
 
 
 class _Parser:
     def __init__(self, text: str) -> None:
+        if len(text) > MAX_CONDITION_CHARS:
+            raise ConditionError(text, MAX_CONDITION_CHARS,
+                                 f"condition too long ({len(text)} characters; at most "
+                                 f"{MAX_CONDITION_CHARS})")
         self.text, self.tokens, self.i = text, _tokenize(text), 0
+        self.depth = 0  # open parentheses and `not`s around the current token
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -111,6 +149,13 @@ class _Parser:
     def fail(self, message: str) -> ConditionError:
         tok = self.peek()
         return ConditionError(self.text, tok[2] if tok else len(self.text), message)
+
+    def nest(self) -> None:
+        """Enter a parenthesis or a `not` (the token at `self.i`), refusing deep nesting."""
+        if self.depth >= MAX_DEPTH:
+            raise self.fail(f"nested too deeply (at most {MAX_DEPTH} levels of parentheses "
+                            f"and 'not')")
+        self.depth += 1
 
     def parse(self) -> Node:
         if not self.tokens:
@@ -133,9 +178,16 @@ class _Parser:
         return parts[0] if len(parts) == 1 else BoolOp("and", tuple(parts))
 
     def not_expr(self) -> Node:
-        if self.accept("not"):
-            return Not(self.not_expr())
-        return self.comparison()
+        nots = 0
+        while self.peek() is not None and self.peek()[1] == "not" and self.peek()[0] == "name":
+            self.nest()
+            self.i += 1
+            nots += 1
+        node = self.comparison()
+        self.depth -= nots
+        for _ in range(nots):
+            node = Not(node)
+        return node
 
     def comparison(self) -> Node:
         left = self.operand()
@@ -150,11 +202,13 @@ class _Parser:
         if tok is None:
             raise self.fail("expected a value")
         kind, value, _ = tok
-        if value == "(":
+        if value == "(" and kind == "op":
+            self.nest()
             self.i += 1
             node = self.or_expr()
             if not self.accept(")"):
                 raise self.fail("expected ')'")
+            self.depth -= 1
             return node
         self.i += 1
         if kind == "num":
