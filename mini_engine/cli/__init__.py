@@ -13,7 +13,8 @@ import os
 import sys
 
 from mini_engine.cli import check, export, run, schema, trace, tui, validate
-from mini_engine.cli.common import (EXIT_FAIL, EXIT_INTERRUPT, EXIT_USAGE, PROG, report_error)
+from mini_engine.cli.common import (EXIT_FAIL, EXIT_INTERRUPT, EXIT_USAGE, PROG, CommandLineError,
+                                    dash_hint, report_error, say)
 from mini_engine.errors import MiniEngineError
 from mini_engine.version import __version__
 
@@ -22,10 +23,10 @@ COMMANDS = (run, validate, export, trace, schema, check, tui)
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
-    """argparse, with usage errors on one line."""
+    """argparse, with usage errors raised to `main`, which prints them on one line."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        raise CommandLineError(message, self.prog)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,9 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """The `mini-engine` command; returns the exit status (never raises, never a traceback)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
+    except CommandLineError as e:
+        say(f"{e.prog}: error: {e.message}{dash_hint(argv, e.prog)} (see '{e.prog} --help')",
+            sys.stderr)
+        return EXIT_USAGE
     except SystemExit as e:  # argparse: --help, --version, usage errors
         code = e.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
-from mini_engine.cli.common import EXIT_FAIL, EXIT_OK, add_command
-from mini_engine.errors import MiniEngineError, error_line
+from mini_engine.cli.common import EXIT_FAIL, EXIT_OK, add_command, report_error, say
+from mini_engine.errors import MiniEngineError
 
 NAME = "check"
 
@@ -36,17 +34,17 @@ def check_one(arg: str, allow_missing: bool) -> str:
     scenario = source.scenario
     if not has_expectations(scenario.expect):
         if allow_missing:
-            print(f"SKIP {scenario.name}: no expect block")
+            say(f"SKIP {scenario.name}: no expect block")
             return "skip"
-        print(f"FAIL {scenario.name}: no expect block, nothing to check "
-              f"(add one, or pass --allow-missing)")
+        say(f"FAIL {scenario.name}: no expect block, nothing to check "
+            f"(add one, or pass --allow-missing)")
         return "fail"
     rec = record_with_progress(source, label=f"checking {scenario.name}")
     diffs = expect_differences(scenario, rec)
     if diffs:
-        print(f"FAIL {scenario.name}: {'; '.join(diffs)}")
+        say(f"FAIL {scenario.name}: {'; '.join(diffs)}")
         return "fail"
-    print(f"PASS {scenario.name}")
+    say(f"PASS {scenario.name}")
     return "pass"
 
 
@@ -56,7 +54,7 @@ def cmd(args) -> int:
         try:
             counts[check_one(arg, args.allow_missing)] += 1
         except (MiniEngineError, ValueError, OSError) as e:
-            print(error_line(e), file=sys.stderr)
+            report_error(e)
             counts["error"] += 1
     if len(args.scenarios) > 1:
         parts = [f"{counts['pass']} passed", f"{counts['fail']} failed"]
@@ -64,5 +62,5 @@ def cmd(args) -> int:
             parts.append(f"{counts['skip']} skipped")
         if counts["error"]:
             parts.append(f"{counts['error']} error{'s' if counts['error'] != 1 else ''}")
-        print(", ".join(parts))
+        say(", ".join(parts))
     return EXIT_FAIL if counts["fail"] or counts["error"] else EXIT_OK

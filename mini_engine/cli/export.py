@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from mini_engine.cli.common import EXIT_OK, SOURCE_HELP, UsageError, add_command
+from mini_engine.cli.common import EXIT_OK, SOURCE_HELP, add_command, say
 
 NAME = "export"
+OUTPUT_NOTES = """\
+OUT is written all-or-nothing: into a temporary file beside it, moved into place only
+when complete (removed on an error, Ctrl-C, SIGTERM or SIGHUP). An existing OUT is
+replaced only with --force ('overwrote OUT' says so); a directory, a FIFO, a device or
+a symlink is never written. To name a file that starts with '-', put -- before it:
+mini-engine export --jsonl out.jsonl -- -x.yaml
+
+"""
 
 
 def subparser_init(subparsers) -> None:
@@ -18,50 +25,42 @@ def subparser_init(subparsers) -> None:
         "1000 us).",
         ("mini-engine export kv_preemption --jsonl kv_preemption.jsonl",
          "mini-engine run kv_preemption.jsonl --until 3",
-         "mini-engine export kv_preemption --perfetto kv_preemption.json"))
+         "mini-engine export kv_preemption --perfetto kv_preemption.json",
+         "mini-engine export priority --perfetto kv_preemption.json --force"),
+        OUTPUT_NOTES)
     exp.add_argument("scenario", metavar="SCENARIO", help=SOURCE_HELP)
     target = exp.add_mutually_exclusive_group(required=True)
     target.add_argument("--jsonl", metavar="OUT", help="write the JSONL recording to OUT")
     target.add_argument("--perfetto", metavar="OUT", help="write the Chrome trace JSON to OUT")
+    exp.add_argument("--force", action="store_true",
+                     help="replace OUT if it is an existing file (never a directory, FIFO, "
+                          "device or symlink)")
     exp.set_defaults(func=cmd)
 
 
-def check_output(path: str) -> None:
-    """Fail early (before a long run) if `path` can't be written as a file."""
-    p = Path(path)
-    if p.is_dir():
-        raise UsageError(f"{path}: is a directory")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"{path}: directory {str(parent)!r} does not exist")
-
-
 def cmd(args) -> int:
+    from mini_engine.cli.estimate import warn_if_large
     from mini_engine.cli.progress import progress, record_with_progress
+    from mini_engine.files.write import atomic_write, check_target
     from mini_engine.sources import open_source
 
-    check_output(args.jsonl if args.jsonl is not None else args.perfetto)
-    rec = record_with_progress(open_source(args.scenario))
-    if args.jsonl is not None:
-        out = Path(args.jsonl)
-        write_jsonl(rec, out)
-        print(f"wrote {out} (JSONL recording, {rec.num_steps} steps)")
-    else:
-        from mini_engine.exports.perfetto import export_perfetto
-        with progress("writing the trace", rec.num_steps) as update:
-            n = export_perfetto(rec, args.perfetto, update)
-        print(f"wrote {args.perfetto} (Chrome trace, {rec.num_steps} steps, {n} events; "
-              f"open in https://ui.perfetto.dev)")
+    out = args.jsonl if args.jsonl is not None else args.perfetto
+    check_target(out, force=args.force)  # a bad target fails now, not after a long run
+    source = open_source(args.scenario)
+    warn_if_large(source)
+    rec = record_with_progress(source)
+    existed = os.path.lexists(out)
+    with atomic_write(out, force=args.force) as f:
+        if args.jsonl is not None:
+            from mini_engine.recording.jsonl import save_jsonl
+            with progress("writing the recording", rec.num_steps) as update:
+                save_jsonl(rec, f, update)
+            what = f"JSONL recording, {rec.num_steps} steps"
+        else:
+            from mini_engine.exports.perfetto import write_perfetto
+            with progress("writing the trace", rec.num_steps) as update:
+                n = write_perfetto(rec, f, update)
+            what = (f"Chrome trace, {rec.num_steps} steps, {n} events; open in "
+                    f"https://ui.perfetto.dev")
+    say(f"{'overwrote' if existed else 'wrote'} {out} ({what})")
     return EXIT_OK
-
-
-def write_jsonl(rec, out: Path) -> None:
-    """Save through a temporary file, so an interrupted write never leaves half a file."""
-    from mini_engine.recording.jsonl import save_jsonl
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        save_jsonl(rec, tmp)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

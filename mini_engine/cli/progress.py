@@ -1,4 +1,5 @@
-"""The progress bar long commands show on stderr, and recording a source under one."""
+"""The progress bar long commands show on stderr, recording a source under one, and
+reading a run's steps while it is recorded (so `run` prints as it goes)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from mini_engine.files.write import safe_text
 from mini_engine.recording.store import Recording
-from mini_engine.sources import Source
+from mini_engine.sources import RECORD_BATCH, Source
 
 PROGRESS_DELAY = 0.5  # seconds before a progress bar appears
 
@@ -32,7 +34,7 @@ def progress(label: str, total: int | None = None,
             if time.monotonic() - start < PROGRESS_DELAY:
                 return
             bar = _start_bar(total)
-            task = bar.add_task(label, total=total)
+            task = bar.add_task(safe_text(label), total=total)
         bar.update(task, completed=completed if not total else min(completed, total))
 
     try:
@@ -46,7 +48,8 @@ def _start_bar(total: int | None):
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
                                TextColumn, TimeElapsedColumn)
-    columns = [SpinnerColumn(), TextColumn("{task.description}")]
+    # markup=False: a scenario named "[/x]" is a name, not rich markup.
+    columns = [SpinnerColumn(), TextColumn("{task.description}", markup=False)]
     if total:
         columns += [BarColumn(), MofNCompleteColumn()]
     else:
@@ -62,3 +65,33 @@ def record_with_progress(source: Source, until: int | None = None,
     """A source's recording (a scenario is recorded now, up to `until` steps), with a bar."""
     with progress(label or f"recording {source.name}", source.expected_steps(until)) as update:
         return source.recording(until, update)
+
+
+def recorded_steps(source: Source, until: int | None = None,
+                   update: Callable[[int], None] | None = None) -> tuple[Recording, Iterator[int]]:
+    """The run's recording and its step numbers 1, 2, ... (at most `until`), each yielded
+    as soon as it is recorded: a scenario is recorded RECORD_BATCH steps at a time as the
+    steps are read (calling `update(steps_recorded)`), so what reads them can print the
+    first steps of a long run at once. A loaded recording is read as it is."""
+    if source.is_recording:
+        rec = source.loaded
+        last = rec.num_steps if until is None else min(until, rec.num_steps)
+        return rec, iter(range(1, last + 1))
+    from mini_engine.recording.recorder import Recorder
+    recorder = Recorder(source.scenario)
+    rec = recorder.recording
+
+    def steps() -> Iterator[int]:
+        step = 1
+        while until is None or step <= until:
+            while step > rec.num_steps:
+                if recorder.done:
+                    return
+                left = RECORD_BATCH if until is None else min(RECORD_BATCH, until - rec.num_steps)
+                recorder.advance(left)
+                if update is not None:
+                    update(rec.num_steps)
+            yield step
+            step += 1
+
+    return rec, steps()

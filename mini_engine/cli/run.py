@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from mini_engine.cli.common import EXIT_OK, SOURCE_HELP, UsageError, add_command, int_at_least
+from mini_engine.cli.common import (EXIT_OK, SOURCE_HELP, UsageError, add_command, int_at_least,
+                                    SafeJsonOut, say)
 
 NAME = "run"
 FORMAT_HELP = """\
@@ -37,30 +38,31 @@ def subparser_init(subparsers) -> None:
 
 
 def cmd(args) -> int:
-    from mini_engine.cli.progress import progress, record_with_progress
+    from mini_engine.cli.estimate import warn_if_large
+    from mini_engine.cli.progress import progress, record_with_progress, recorded_steps
     from mini_engine.sources import open_source
 
     source = open_source(args.scenario)
     if args.format == "jsonl" and args.until is not None and source.is_recording:
         raise UsageError("--until cannot cut a loaded recording in --format jsonl")
-    rec = record_with_progress(source, args.until)
+    warn_if_large(source, args.until, "; --until STEP runs fewer")
     out = sys.stdout
     if args.format == "jsonl":
         from mini_engine.recording.jsonl import save_jsonl
-        save_jsonl(rec, out)
+        save_jsonl(record_with_progress(source, args.until), SafeJsonOut(out))
         return EXIT_OK
-    if args.format == "log":
-        from mini_engine.exports.vllm_log import iter_log_lines
-        lines = iter_log_lines(rec, args.stats_interval, args.until)
-    else:
-        from mini_engine.exports.table import iter_table_lines
-        lines = iter_table_lines(rec, args.until)
-    last = rec.num_steps if args.until is None else min(args.until, rec.num_steps)
-    # The bar shares the terminal with the output: only when stdout goes elsewhere.
+    # Steps are printed as they are recorded; the bar (only when stdout goes elsewhere:
+    # it would share the terminal with the output) counts the steps recorded.
     show = sys.stderr.isatty() and not out.isatty()
-    with progress(f"writing {args.format}", last, enabled=show) as update:
-        for i, line in enumerate(lines):
-            out.write(line + "\n")
-            if not i % 64:
-                update(i)
+    with progress(f"running {source.name}", source.expected_steps(args.until),
+                  enabled=show) as update:
+        rec, steps = recorded_steps(source, args.until, update)
+        if args.format == "log":
+            from mini_engine.exports.vllm_log import iter_log_lines
+            lines = iter_log_lines(rec, args.stats_interval, steps=steps)
+        else:
+            from mini_engine.exports.table import iter_table_lines
+            lines = iter_table_lines(rec, steps=steps)
+        for line in lines:
+            say(line, out)
     return EXIT_OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 
-from mini_engine.cli.common import EXIT_OK, UsageError, add_command
+from mini_engine.cli.common import EXIT_OK, UsageError, add_command, say
 from mini_engine.engine.config import ConfigError, EngineConfig
 
 NAME = "trace"
@@ -34,7 +34,7 @@ def cmd(args) -> int:
     if args.max_tokens < 1:
         raise UsageError(f"--max-tokens must be >= 1, got {args.max_tokens}")
     for event in trace_request(args.prompt, max_tokens=args.max_tokens, **settings):
-        print(event)
+        say(repr(event))
     return EXIT_OK
 
 

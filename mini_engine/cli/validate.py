@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mini_engine.cli.common import EXIT_FAIL, EXIT_OK, add_command, report_error
+from mini_engine.cli.common import EXIT_FAIL, EXIT_OK, add_command, report_error, say
 from mini_engine.errors import MiniEngineError
 
 NAME = "validate"
@@ -30,5 +30,5 @@ def cmd(args) -> int:
             failed += 1
             continue
         n = len(scenario.requests)
-        print(f"ok {scenario.name} ({n} request{'s' if n != 1 else ''})")
+        say(f"ok {scenario.name} ({n} request{'s' if n != 1 else ''})")
     return EXIT_FAIL if failed else EXIT_OK

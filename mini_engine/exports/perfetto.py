@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import IO, Callable, Iterator
 
+from mini_engine.files.write import atomic_write
 from mini_engine.recording.codes import DECODE, PREFILL_CHUNK, STEP_KIND_NAMES
 
 from mini_engine.recording.store import Recording
@@ -228,19 +228,9 @@ def write_perfetto(source: Recording | Scenario, fp: IO[str],
 
 
 def export_perfetto(source: Recording | Scenario, path: str | os.PathLike,
-                    progress: Callable[[int], None] | None = None) -> int:
-    """Write the trace JSON to `path` (through a temporary file, so a failed export leaves
-    no half-written file); returns the number of events."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fp:
-            n = write_perfetto(source, fp, progress)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
-    return n
+                    progress: Callable[[int], None] | None = None, *, force: bool = False) -> int:
+    """Write the trace JSON to `path` all-or-nothing (files.write.atomic_write: an existing
+    file only with `force`, never a FIFO, symlink or directory); returns the number of
+    events."""
+    with atomic_write(path, force=force) as fp:
+        return write_perfetto(source, fp, progress)

@@ -24,10 +24,12 @@ A dash is an empty cell. Long lists show their first `max_names` entries and
 
 from __future__ import annotations
 
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
-from mini_engine.recording.codes import DECODE
+import numpy as np
 
+from mini_engine.recording.codes import (DECODE, PREEMPTED, R_QKEY, R_REQ, R_STATUS,
+                                         RUNNING, STATUS_NAMES, WAITING)
 from mini_engine.recording.store import Recording
 from mini_engine.scenarios.spec import Scenario
 from mini_engine.sources import as_recording
@@ -40,45 +42,127 @@ _SHORT_REASON = {"FINISHED_STOPPED": "stop", "FINISHED_LENGTH": "length",
                  "FINISHED_ABORTED": "abort", "FINISHED_IGNORED": "ignored"}
 
 
-def _join(items: list[str], max_names: int) -> str:
-    if not items:
+def _join(items: list[str], max_names: int, total: int | None = None) -> str:
+    """`items` (the first `max_names` of `total`, default all of them) and `+N` for the rest."""
+    total = len(items) if total is None else total
+    if not total:
         return "-"
-    if len(items) > max_names:
-        return " ".join(items[:max_names]) + f" +{len(items) - max_names}"
+    if total > max_names:
+        return " ".join(items[:max_names]) + f" +{total - max_names}"
     return " ".join(items)
 
 
+class _Queues:
+    """Each frame's running and waiting queues and statuses, read step after step.
+
+    The table reads every step in order, so it keeps the two columns it needs (status
+    and queue key) up to date from each step's changed rows: linear in the run, where
+    `Recording.seek()` per step would replay up to a keyframe's worth of deltas each time.
+    Queue order and why-waiting codes follow `Recording.seek()` exactly (tests compare)."""
+
+    def __init__(self, rec: Recording) -> None:
+        self.rec = rec
+        n = len(rec.request_ids)
+        self.status = np.zeros(n, np.int8)
+        self.qkey = np.zeros(n, np.int64)
+        self.applied = -1  # the last frame whose rows are in
+        self.priority_policy = rec.config.policy == "priority"
+
+    def advance(self, step: int) -> None:
+        while self.applied < step:
+            self.applied += 1
+            rows = self.rec.delta(self.applied).rows
+            if len(rows):
+                rev = rows[::-1]  # a request's last row in the step wins
+                reqs, first = np.unique(rev[:, R_REQ], return_index=True)
+                self.status[reqs] = rev[first, R_STATUS]
+                self.qkey[reqs] = rev[first, R_QKEY]
+
+    def running(self) -> np.ndarray:
+        which = np.flatnonzero(self.status == RUNNING)
+        return which[np.argsort(self.qkey[which], kind="stable")]
+
+    def waiting(self) -> np.ndarray:
+        which = np.flatnonzero((self.status == WAITING) | (self.status == PREEMPTED))
+        if self.priority_policy:
+            return which[np.lexsort((self.qkey[which], self.rec.priorities[which]))]
+        return which[np.argsort(self.qkey[which], kind="stable")]
+
+    def reasons(self, d, shown: list[int]) -> list[str]:
+        """Why each of the `shown` waiting requests did not run in step `d` (the rules of
+        `Recording.seek().waiting_reasons`, for the few the table shows)."""
+        m = d.metrics
+        reason, rest, head = m.waiting_stop_reason, m.waiting_stop_rest, m.waiting_stop_req_id
+        index = self.rec.request_index
+        head_i = index[head] if head is not None else None
+        arrived = {index[h.request_id] for h in d.happenings if h.kind == "arrival"}
+        preempted = {index[h.request_id] for h in d.happenings if h.kind == "preemption"}
+        out = []
+        for ri in shown:
+            if ri in preempted:
+                why = "preempted"
+            elif ri in arrived or d.step == 0 or reason is None:
+                why = "just_arrived"
+            elif ri == head_i:
+                why = reason
+            elif rest != "head_of_line":
+                why = rest
+            elif (head_i is not None and self.priority_policy
+                  and self.rec.priorities[ri] > self.rec.priorities[head_i]):
+                why = "priority"
+            else:
+                why = "head_of_line"
+            out.append(why)
+        return out
+
+
 def table_rows(source: Recording | Scenario, until: int | None = None,
-               max_names: int = MAX_NAMES) -> Iterator[tuple[str, ...]]:
-    """The table's cells, one tuple per step (without the header)."""
+               max_names: int = MAX_NAMES,
+               steps: Iterable[int] | None = None) -> Iterator[tuple[str, ...]]:
+    """The table's cells, one tuple per step (without the header): steps 1..`until`, or
+    `steps` (increasing; the recording may grow while they are read, see cli/run.py)."""
     rec = as_recording(source)
+    if steps is None:
+        last = rec.num_steps if until is None else min(until, rec.num_steps)
+        steps = range(1, last + 1)
     ids = rec.request_ids
     usable = rec.config.num_gpu_blocks - 1
-    last = rec.num_steps if until is None else min(until, rec.num_steps)
-    for step in range(1, last + 1):
+    queues = _Queues(rec)
+    for step in steps:
         d = rec.delta(step)
         m = d.metrics
-        state = rec.seek(step)
+        queues.advance(step)
         sched = [f"{ids[r]}:+{n}{'' if k == DECODE else 'p'}" for r, n, k in
                  zip(d.sched_req.tolist(), d.sched_tokens.tolist(), d.sched_kind.tolist())]
-        waiting = [f"{rid}({why})" for rid, why in zip(state.waiting, state.waiting_reasons)]
+        running = queues.running()
+        waiting = queues.waiting()
+        shown = waiting[:max_names + 1].tolist()
+        waiting_cells = [f"{ids[ri]}({why})" for ri, why in zip(shown, queues.reasons(d, shown))]
         finished = [ids[r] for r in d.reported_finished]
         finished += [h.request_id for h in d.happenings
                      if h.kind == "abort" and h.request_id not in finished]
-        done = [f"{rid}:{_SHORT_REASON.get(state.status_name(rid), state.status_name(rid))}"
-                for rid in finished]
+        done = [f"{rid}:{_short(queues.status[rec.request_index[rid]])}" for rid in finished]
         kv = f"{m.kv_cache_usage_perc * 100:.1f}% {usable - m.num_free_blocks}/{usable}"
         yield (str(step), _join(sched, max_names),
                f"{m.num_scheduled_tokens}/{m.token_budget}",
-               _join(list(state.running), max_names), _join(waiting, max_names),
+               _join([ids[ri] for ri in running[:max_names + 1].tolist()], max_names,
+                     len(running)),
+               _join(waiting_cells, max_names, len(waiting)),
                _join(done, max_names), kv)
 
 
+def _short(code: int) -> str:
+    name = STATUS_NAMES[code]
+    return _SHORT_REASON.get(name, name)
+
+
 def iter_table_lines(source: Recording | Scenario, until: int | None = None,
-                     max_names: int = MAX_NAMES) -> Iterator[str]:
-    """The header line, then one line per step (no trailing spaces, no newlines)."""
+                     max_names: int = MAX_NAMES,
+                     steps: Iterable[int] | None = None) -> Iterator[str]:
+    """The header line, then one line per step (no trailing spaces, no newlines); lines
+    stream out once the first _WIDTH_SAMPLE rows have set the column widths."""
     rec = as_recording(source)
-    rows = table_rows(rec, until, max_names)
+    rows = table_rows(rec, until, max_names, steps)
     sample: list[tuple[str, ...]] = []
     for row in rows:
         sample.append(row)
@@ -101,9 +185,10 @@ def iter_table_lines(source: Recording | Scenario, until: int | None = None,
 
 
 def write_table(source: Recording | Scenario, fp: IO[str], until: int | None = None,
-                max_names: int = MAX_NAMES) -> int:
+                max_names: int = MAX_NAMES, steps: Iterable[int] | None = None) -> int:
+    """Write the table to a text stream; returns the number of lines."""
     n = 0
-    for text in iter_table_lines(source, until, max_names):
+    for text in iter_table_lines(source, until, max_names, steps):
         fp.write(text + "\n")
         n += 1
     return n

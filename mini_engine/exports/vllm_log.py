@@ -34,7 +34,7 @@ Two kinds of line, in vLLM's own formats (reference doc section 6.1):
 
 from __future__ import annotations
 
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
 from mini_engine.recording.codes import DECODE
 
@@ -66,15 +66,19 @@ def stats_line(prompt_throughput: float, generation_throughput: float, running: 
 
 
 def iter_log_lines(source: Recording | Scenario, stats_interval: int = DEFAULT_STATS_INTERVAL,
-                   until: int | None = None) -> Iterator[str]:
-    """The log lines of steps 1..`until` (default: every recorded step), without newlines."""
+                   until: int | None = None, steps: Iterable[int] | None = None) -> Iterator[str]:
+    """The log lines of steps 1..`until` (default: every recorded step), or of `steps`
+    (increasing; the recording may grow while they are read), without newlines."""
     if stats_interval < 1:
         raise ValueError(f"stats interval must be >= 1, got {stats_interval}")
     rec = as_recording(source)
-    last = rec.num_steps if until is None else min(until, rec.num_steps)
+    if steps is None:
+        last = rec.num_steps if until is None else min(until, rec.num_steps)
+        steps = range(1, last + 1)
     prompt = gen = preemptions = queries = hits = 0
     since = 0  # steps since the last stats line
-    for step in range(1, last + 1):
+    m = None
+    for step in steps:
         d = rec.delta(step)
         m = d.metrics
         if len(d.sched_req):
@@ -89,18 +93,23 @@ def iter_log_lines(source: Recording | Scenario, stats_interval: int = DEFAULT_S
         queries += m.prefix_cache_queries
         hits += m.prefix_cache_hits
         since += 1
-        if step % stats_interval == 0 or step == last:
+        if step % stats_interval == 0:
             yield stats_line(prompt / since, gen / since, m.num_requests_running,
                              m.num_requests_waiting, preemptions, m.kv_cache_usage_perc,
                              hits / queries if queries else 0.0)
             prompt = gen = preemptions = since = 0
+    if since:  # the last step's stats, when it did not fall on the interval
+        yield stats_line(prompt / since, gen / since, m.num_requests_running,
+                         m.num_requests_waiting, preemptions, m.kv_cache_usage_perc,
+                         hits / queries if queries else 0.0)
 
 
 def write_log(source: Recording | Scenario, fp: IO[str],
-              stats_interval: int = DEFAULT_STATS_INTERVAL, until: int | None = None) -> int:
+              stats_interval: int = DEFAULT_STATS_INTERVAL, until: int | None = None,
+              steps: Iterable[int] | None = None) -> int:
     """Write the log lines to a text stream; returns the number of lines."""
     n = 0
-    for line in iter_log_lines(source, stats_interval, until):
+    for line in iter_log_lines(source, stats_interval, until, steps):
         fp.write(line + "\n")
         n += 1
     return n

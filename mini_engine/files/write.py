@@ -32,6 +32,9 @@ from mini_engine.files.read import display_name
 # file name), line/paragraph separators and the bidi controls that reorder what is shown.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029"
                      "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# The same, less C0: JSON text (json.dumps) escapes C0 itself and ends lines with '\n'.
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\ud800-\udfff\u2028\u2029"
+                             "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Why a write can fail that is about the disk, not a bug: shown as one line.
 _WRITE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
                            errno.ENAMETOOLONG, errno.EIO, errno.EFBIG))
@@ -65,6 +68,15 @@ class OutputExistsError(OutputFileError):
 
 def _refuse(path: str, message: str, cls: type[OutputFileError] = OutputFileError):
     return cls(message, path=display_name(path))
+
+
+def safe_json_text(text: str) -> str:
+    """JSON text (as json.dumps writes it, C0 already escaped) with the characters
+    `safe_text` escapes written as JSON `\\uNNNN` escapes: the same JSON value, safe to
+    print. They can only occur inside strings, where such an escape is valid."""
+    if _UNSAFE_IN_JSON.search(text) is None:
+        return text
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _os_reason(error: OSError) -> str:
@@ -237,4 +249,4 @@ def atomic_write(path: str | os.PathLike, *, force: bool = False, mode: str = "w
 
 
 __all__ = ["CLEANUP_SIGNALS", "OutputExistsError", "OutputFileError", "atomic_write",
-           "check_target", "safe_text"]
+           "check_target", "safe_json_text", "safe_text"]

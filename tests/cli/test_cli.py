@@ -358,10 +358,9 @@ def test_export_jsonl(capsys, tmp_path):
 def test_export_to_a_bad_place(capsys, tmp_path):
     code, _, err = run(capsys, "export", "hello", "--perfetto", str(tmp_path / "no" / "x.json"))
     assert code == 2
-    assert err == [f"mini-engine: error: {tmp_path / 'no' / 'x.json'}: directory "
-                   f"'{tmp_path / 'no'}' does not exist"]
+    assert err == [f"{tmp_path / 'no' / 'x.json'}: directory '{tmp_path / 'no'}' does not exist"]
     code, _, err = run(capsys, "export", "hello", "--jsonl", str(tmp_path))
-    assert code == 2 and err == [f"mini-engine: error: {tmp_path}: is a directory"]
+    assert code == 2 and err == [f"{tmp_path}: is a directory; give a file name"]
 
 
 # ----------------------------------------------------------------------------- tui, signals
