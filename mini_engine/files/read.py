@@ -28,7 +28,8 @@ from typing import BinaryIO
 
 from mini_engine.errors import MiniEngineError
 
-__all__ = ["InputFileError", "display_name", "format_size", "open_input", "read_text"]
+__all__ = ["InputFileError", "display_name", "format_size", "open_input", "printable",
+           "read_text"]
 
 MAX_DISPLAY_CHARS = 200  # display_name shortens longer paths (an ellipsis in the middle)
 MB = 1024 * 1024
@@ -62,12 +63,16 @@ def display_name(path: str | bytes | os.PathLike | None) -> str:
     except TypeError:
         raw = str(path)
     text = os.fsdecode(raw) if isinstance(raw, bytes) else str(raw)
-    if not text:
-        return "''"
+    return printable(text, MAX_DISPLAY_CHARS) if text else "''"
+
+
+def printable(text: str, max_chars: int) -> str:
+    """`text` as one printable line of at most `max_chars` characters: what display_name
+    does to a path, for any text from a user's file (a key, a value, a message)."""
     if not text.isprintable():
         text = "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
-    if len(text) > MAX_DISPLAY_CHARS:
-        keep = MAX_DISPLAY_CHARS - 3
+    if len(text) > max_chars:
+        keep = max(max_chars - 3, 2)
         text = text[:keep - keep // 2] + "..." + text[len(text) - keep // 2:]
     return text
 
@@ -221,6 +226,6 @@ def read_text(path: str | bytes | os.PathLike, *, what: str, max_bytes: int) -> 
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputFileError(f"not UTF-8 text (invalid byte 0x{data[e.start]:02x} at byte "
-                             f"offset {e.start})", path,
+        raise InputFileError(f"not UTF-8 text (invalid byte 0x{data[e.start]:02x} at offset "
+                             f"{e.start})", path,
                              data.count(b"\n", 0, e.start) + 1) from None

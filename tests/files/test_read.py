@@ -101,7 +101,7 @@ def test_not_utf8_names_line_and_offset(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes(b"name: a\ndescription: caf\xe9\n")
     error = _error(path)
-    assert str(error) == f"{path}:2: not UTF-8 text (invalid byte 0xe9 at byte offset 24)"
+    assert str(error) == f"{path}:2: not UTF-8 text (invalid byte 0xe9 at offset 24)"
     assert error.line == 2
 
 
@@ -119,7 +119,7 @@ def test_non_utf8_and_newline_names(tmp_path: Path) -> None:
         f.write(b"\xff")
     error = _error(raw)
     assert str(error) == (f"{tmp_path}/bad\\xff\\nname\\x1b[31m.yaml:1: not UTF-8 text "
-                          f"(invalid byte 0xff at byte offset 0)")
+                          f"(invalid byte 0xff at offset 0)")
 
 
 def test_display_name() -> None:
