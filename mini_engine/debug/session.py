@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mini_engine.errors import MiniEngineError
-from mini_engine.debug.conditions import ConditionError, Node, evaluate, names_in, parse_condition
+from mini_engine.debug.conditions import (MAX_CONDITION_CHARS, ConditionError, Node, evaluate,
+                                         names_in, parse_condition)
 from mini_engine.recording.codes import (EVENT_KINDS, PENDING, STATUS_NAMES, STEP_KIND_NAMES, WAITING_REASONS)
 from mini_engine.recording.store import Recording
 from mini_engine.recording.records import StepRecord, StepState
@@ -138,17 +139,16 @@ class DebugSession:
         """What the request generated up to `step` (default: the cursor)."""
         return self.recording.text(request_id, self.cursor if step is None else step)
 
-    def export(self, kind: str, path: str) -> None:
+    def export(self, kind: str, path: str, *, force: bool = False) -> None:
         """Write the recording: kind "jsonl" (replayable) or "perfetto" (a trace for
-        ui.perfetto.dev). Writers are imported on use; they are not needed to start."""
-        if kind == "jsonl":
-            from mini_engine.recording.jsonl import save_jsonl
-            save_jsonl(self.recording, path)
-        elif kind == "perfetto":
-            from mini_engine.exports.perfetto import export_perfetto
-            export_perfetto(self.recording, path)
-        else:
-            raise ValueError(f"unknown export kind {kind!r}")
+        ui.perfetto.dev), atomically; an existing file only with `force` (see debug.export)."""
+        from mini_engine.debug.export import export_recording
+        export_recording(self.recording, kind, path, force=force)
+
+    def export_name(self, kind: str) -> str:
+        """A safe file name in the working directory to offer for an export."""
+        from mini_engine.debug.export import suggested_file_name
+        return suggested_file_name(self.scenario_name, kind)
 
     # ------------------------------------------------------------------ moving
 
@@ -215,6 +215,9 @@ class DebugSession:
 
     def parse_breakpoint(self, text: str) -> Breakpoint:
         """`preemption`, `finish [req]`, `status <req>`, `kv_full`, ... or a condition."""
+        if len(text) > MAX_CONDITION_CHARS:
+            raise BreakpointError(f"breakpoint too long ({len(text)} characters; at most "
+                                  f"{MAX_CONDITION_CHARS})")
         words = text.split()
         if not words:
             raise BreakpointError("empty breakpoint")
