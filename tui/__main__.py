@@ -2,7 +2,8 @@
 
 Its own small argument handling (not the `mini-engine` CLI, which this never imports):
 the source is opened by `mini_engine.sources` before the UI starts, so a bad file is one
-line on stderr and exit 2, as with `mini-engine tui`.
+line on stderr and exit 2, as with `mini-engine tui`. Files opened later from the UI show
+their errors in a dialog; a crash of the app (a bug) exits 1 after Textual's traceback.
 """
 
 from __future__ import annotations
@@ -21,11 +22,21 @@ or a .jsonl recording (default: hello). Same as 'mini-engine tui [SOURCE]'.
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
-def run_debugger(source: Source) -> None:
-    """Open the debugger on an already opened source, until the user quits."""
+def run_debugger(source: Source) -> int:
+    """Open the debugger on an already opened source, until the user quits; returns 0.
+
+    After a crash (an exception escaped the app: Textual closes it and prints the
+    traceback) this raises SystemExit with the app's non-zero return code, so every caller
+    exits non-zero: `python -m tui` directly, `mini-engine tui` through its main(), which
+    returns a SystemExit's code as its exit status."""
     from tui.app import DebuggerApp
     loaded = source.loaded if source.loaded is not None else source.scenario
-    DebuggerApp(loaded, path=source.arg).run()
+    app = DebuggerApp(loaded, path=source.arg)
+    app.run()
+    code = getattr(app, "return_code", None) or 0  # None: the app never ran
+    if code:
+        raise SystemExit(code)
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except MiniEngineError as e:
         print(e.one_line(), file=sys.stderr)
         return EXIT_USAGE
-    run_debugger(source)
-    return EXIT_OK
+    return run_debugger(source)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ in a background worker: the timeline fills in while you already look at step 0.
 from __future__ import annotations
 
 import gc
+import os
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -19,19 +22,20 @@ from textual.worker import Worker, get_current_worker
 
 from mini_engine.debug.session import (STEP_KIND_NAMES, WAITING_REASONS, BreakpointError,
                                        DebugSession)
-from mini_engine.errors import MiniEngineError, error_line
 from mini_engine.scenarios.catalog import DEFAULT_SCENARIO
 from mini_engine.scenarios.spec import Scenario
 from mini_engine.sources import Source, open_source
 
 from tui import keymap
 from tui.commands import DebuggerCommands
+from tui.files import FileActions, describe_error
 from tui.screens.breakpoints import BreakpointsScreen
 from tui.screens.detail import RequestDetailScreen
 from tui.screens.error import ErrorScreen
 from tui.screens.goto import GotoScreen
 from tui.screens.help import HelpScreen
 from tui.screens.prompt import PromptScreen
+from tui.text import plain, shown
 from tui.widgets.bars import PLAY_SPEEDS, HeaderBar, StatusBar
 from tui.widgets.kv_map import KVMap
 from tui.widgets.queues import Queues
@@ -58,6 +62,12 @@ def open_session(opened) -> DebugSession:
     return DebugSession(opened)
 
 
+def _load(source: str | Path) -> tuple[DebugSession, str]:
+    """Open a file or bundled name (through the public loader) as a session."""
+    opened = open_source(source)
+    return open_session(opened), opened.arg
+
+
 def settings_line(config) -> str:
     """The engine settings in one header line."""
     return (f"budget {config.max_num_batched_tokens}  seqs {config.max_num_seqs}"
@@ -67,7 +77,7 @@ def settings_line(config) -> str:
             f"  chunked {'on' if config.enable_chunked_prefill else 'off'}  {config.policy}")
 
 
-class DebuggerApp(App):
+class DebuggerApp(FileActions, App):
     TITLE = "mini-engine"
     CSS_PATH = "app.tcss"
     BINDINGS = keymap.bindings()
@@ -86,8 +96,10 @@ class DebuggerApp(App):
     selected: var[str | None] = var(None)  # the request the table's cursor is on
     selected_waits: var[str | None] = var(None)  # why it waits, if it does
     breakpoint_hits: var[tuple[str, ...]] = var(())  # breakpoints firing at the cursor
-    run_name: var[str] = var("")
+    run_name: var[str] = var("")  # printable: control characters escaped
     run_settings: var[str] = var("")
+    opening: var[str | None] = var(None)  # what is being opened (in the header meanwhile)
+    recording_stopped: var[bool] = var(False)  # the recording failed part way
 
     def __init__(self, source=None, path: str | None = None) -> None:
         """`source`: a path or bundled name, an opened `mini_engine.sources.Source`, or a
@@ -98,7 +110,8 @@ class DebuggerApp(App):
         self.source_path: str | None = None
         self.session: DebugSession | None = None
         self._play_timer = None
-        self._load_token = 0
+        self._load_token = 0  # the session on screen (its recording's progress reports)
+        self._open_token = 0  # the latest open asked for (older ones are dropped)
         self._pending_cursor: int | None = None
         self._frozen = False
 
@@ -109,7 +122,8 @@ class DebuggerApp(App):
         yield HeaderBar(id="header").data_bind(
             name_text=app.run_name, settings=app.run_settings, cursor=app.cursor,
             recorded_steps=app.recorded_steps, complete=app.recording_complete,
-            playing=app.playing, speed_index=app.speed_index)
+            playing=app.playing, speed_index=app.speed_index, opening=app.opening,
+            stopped=app.recording_stopped)
         with Horizontal(id="main"):
             yield RequestTable(id="requests")
             with Vertical(id="side"):
@@ -129,52 +143,87 @@ class DebuggerApp(App):
             self.open_source(source)
         else:
             path = source.arg if isinstance(source, Source) else self.initial_path
-            self._start(open_session(source), path)
+            self._open(lambda: (open_session(source), path), shown(path or "the run"))
 
     # ------------------------------------------------------------------ loading
 
-    def open_source(self, source: str | Path, keep_step: bool = False) -> bool:
-        """Open a file or bundled scenario; on error show it and keep the current session."""
-        try:
-            opened = open_source(source)
-        except (MiniEngineError, OSError) as err:
-            self.push_screen(ErrorScreen("Could not open the file", error_line(err)))
-            return False
-        self._start(open_session(opened), opened.arg, keep_step=keep_step)
-        return True
+    def open_source(self, source: str | Path, keep_step: bool = False) -> Worker:
+        """Open a file or bundled scenario in a background thread: the UI stays live and
+        the header says what is opening. On any error the error shows in a dialog and the
+        current session stays as it was. Returns the worker (it then records the run)."""
+        return self._open(partial(_load, source), shown(os.fspath(source)), keep_step)
 
-    def _start(self, session: DebugSession, path: str | None, keep_step: bool = False) -> None:
+    def _open(self, load: Callable[[], tuple[DebugSession, str | None]], label: str,
+              keep_step: bool = False) -> Worker:
+        self._open_token += 1
+        self.opening = label
+        return self._load_and_record(load, label, keep_step, self._open_token)
+
+    @work(thread=True, group="session")
+    def _load_and_record(self, load, label: str, keep_step: bool, open_token: int) -> None:
+        """Load (in this thread), show the session, then record it in batches, showing the
+        progress after each; stops when a newer session replaces this one."""
+        worker = get_current_worker()
+        try:
+            session, path = load()
+        except Exception as err:  # noqa: BLE001 - whatever a hostile file does: a dialog
+            self._call(worker, self._open_failed, open_token, label, err)
+            return
+        token = self._call(worker, self._start, session, path, keep_step, open_token)
+        more = token is not None and not session.complete
+        while more and not worker.is_cancelled and token == self._load_token:
+            try:
+                more = session.record_more(RECORD_BATCH)
+            except Exception as err:  # noqa: BLE001 - the steps so far stay browsable
+                self._call(worker, self._recording_failed, token, err)
+                return
+            self._call(worker, self._on_progress, token)
+
+    def _call(self, worker: Worker, callback, *args):
+        """Run `callback(*args)` on the UI thread and return its result; None when the
+        worker was cancelled or the app stopped meanwhile."""
+        if worker.is_cancelled or not self.is_running:
+            return None
+        try:
+            return self.call_from_thread(callback, *args)
+        except RuntimeError:  # the app stopped between the check and the call
+            return None
+
+    def _open_failed(self, open_token: int, label: str, err: Exception) -> None:
+        if open_token != self._open_token:
+            return  # a newer open superseded this one
+        self.opening = None
+        self.push_screen(ErrorScreen("Could not open the file", describe_error(err, label)))
+
+    def _start(self, session: DebugSession, path: str | None, keep_step: bool = False,
+               open_token: int | None = None) -> int | None:
+        """Show `session` (replacing the current one); the token its recording reports
+        progress with, None if a newer open superseded it."""
+        if open_token is not None and open_token != self._open_token:
+            return None
+        self.opening = None
         old_cursor = self.session.cursor if self.session else 0
         self._load_token += 1
         self.playing = False
+        self.recording_stopped = False
         self.source_path = path
         self.session = session
-        if not session.complete:
-            self._record(session, self._load_token)
         table = self.query_one(RequestTable)
         table.session, table.state = session, None
         self._pending_cursor = old_cursor if keep_step else None
         self.selected = None
-        self.run_name, self.run_settings = session.scenario_name, settings_line(session.config)
+        self.run_name, self.run_settings = shown(session.scenario_name), settings_line(
+            session.config)
         self._on_progress(self._load_token)
         self.cursor = session.cursor
+        return self._load_token
 
-    @work(thread=True, exclusive=True, group="record")
-    def _record(self, session: DebugSession, token: int) -> None:
-        """Record the scenario in batches, showing the progress after each."""
-        worker = get_current_worker()
-        more = True
-        while more and not worker.is_cancelled:
-            more = session.record_more(RECORD_BATCH)
-            self._report_progress(worker, token)
-
-    def _report_progress(self, worker: Worker, token: int) -> None:
-        if worker.is_cancelled or not self.is_running:
+    def _recording_failed(self, token: int, err: Exception) -> None:
+        if token != self._load_token:
             return
-        try:
-            self.call_from_thread(self._on_progress, token)
-        except RuntimeError:  # the app stopped between the check and the call
-            pass
+        self.recording_stopped = True
+        self.push_screen(ErrorScreen(f"The recording stopped after step {self.session.last_step}",
+                                     describe_error(err, self.run_name)))
 
     def _on_progress(self, token: int) -> None:
         # A batch from an older session, or one arriving while the app shuts down (its
@@ -230,12 +279,12 @@ class DebuggerApp(App):
         blocks = state.block_tables.get(rid, ()) if rid else ()
         config = self.session.config
         if blocks:
-            mine = f"{rid}'s {len(blocks)} highlighted"
+            mine = f"{shown(rid)}'s {len(blocks)} highlighted"
         else:
-            mine = f"{rid} holds none" if rid else "select a request"
+            mine = f"{shown(rid)} holds none" if rid else "select a request"
         self.query_one(KVMap).set_blocks(
             state.block_states, blocks,
-            title=f"KV blocks {config.num_gpu_blocks - 1}×{config.block_size} ({mine})")
+            title=plain(f"KV blocks {config.num_gpu_blocks - 1}×{config.block_size} ({mine})"))
         reason = state.waiting_reason(rid) if rid else None
         self.selected_waits = WAITING_REASONS.get(reason, reason) if reason else None
 
@@ -336,7 +385,8 @@ class DebuggerApp(App):
         kind = kind or self.event_kind
         step = self.session.jump_event(kind, direction)
         if step is None:
-            self.notify(f"no {'later' if direction > 0 else 'earlier'} {kind}", timeout=2)
+            self.notify(f"no {'later' if direction > 0 else 'earlier'} {kind}", timeout=2,
+                        markup=False)
         else:
             self._follow_session()
 
@@ -348,8 +398,9 @@ class DebuggerApp(App):
         if self.session is None or self.selected is None:
             return
         if self.session.jump_event("status", direction, self.selected) is None:
-            self.notify(f"{self.selected}: no {'later' if direction > 0 else 'earlier'} "
-                        "status change", timeout=2)
+            self.notify(f"{shown(self.selected)}: no "
+                        f"{'later' if direction > 0 else 'earlier'} status change", timeout=2,
+                        markup=False)
         else:
             self._follow_session()
 
@@ -376,7 +427,7 @@ class DebuggerApp(App):
         try:
             self.session.add_breakpoint(text)
         except BreakpointError as err:
-            self.push_screen(ErrorScreen("Bad breakpoint", str(err)))
+            self.push_screen(ErrorScreen("Bad breakpoint", err.one_line()))
             return
         self.refresh_marks()
 
@@ -411,48 +462,3 @@ class DebuggerApp(App):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
-
-    # ------------------------------------------------------------------ actions: files
-
-    def action_open_file(self) -> None:
-        def done(path: str | None) -> None:
-            if path:
-                self.open_source(path)
-
-        self.push_screen(PromptScreen("Open a scenario (.yaml, or a bundled name) or a "
-                                      "recording (.jsonl):", self.source_path or ""), done)
-
-    def action_reload(self) -> None:
-        if self.source_path is None:
-            self.notify("nothing to reload: this session was not opened from a file", timeout=3)
-            return
-        self.open_source(self.source_path, keep_step=True)
-
-    def _export(self, suffix: str, kind: str, what: str) -> None:
-        session = self.session
-        if session is None:
-            return
-        if not session.complete:
-            self.notify("the recording is still being computed; try again when it is done",
-                        timeout=3)
-            return
-
-        def done(path: str | None) -> None:
-            if not path:
-                return
-            try:
-                session.export(kind, path)
-            except OSError as err:
-                self.push_screen(ErrorScreen(f"Could not write the {what}",
-                                             f"{path}: {err.strerror or err}"))
-                return
-            self.notify(f"wrote {what} to {path}", timeout=3)
-
-        self.push_screen(PromptScreen(f"Write the {what} to:", f"{session.scenario_name}{suffix}"),
-                         done)
-
-    def action_export_jsonl(self) -> None:
-        self._export(".jsonl", "jsonl", "JSONL recording")
-
-    def action_export_perfetto(self) -> None:
-        self._export(".perfetto.json", "perfetto", "Perfetto trace")

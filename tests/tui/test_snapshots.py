@@ -80,7 +80,7 @@ def test_error_dialog(snap_compare, tmp_path, monkeypatch):
 
     async def run_before(pilot) -> None:
         await at_step(10)(pilot)
-        pilot.app.open_source("bad.yaml")
+        await pilot.app.open_source("bad.yaml").wait()  # opens in the background
         await pilot.pause()
 
     assert snap_compare(make_app("kv_preemption"), terminal_size=WIDE, run_before=run_before)

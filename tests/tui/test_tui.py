@@ -559,7 +559,7 @@ async def test_a_bad_file_shows_an_error_and_keeps_the_session(tmp_path):
         await pilot.pause()
         session, rec, before = app.session, app.session.recording, view(app)
         for bad in (bad_yaml, bad_jsonl, tmp_path / "missing.yaml"):
-            assert app.open_source(str(bad)) is False
+            await app.open_source(str(bad)).wait()  # opens in the background
             await pilot.pause()
             assert isinstance(app.screen, ErrorScreen), bad
             assert app.session is session and app.session.recording is rec
@@ -591,6 +591,7 @@ async def test_a_bad_file_from_the_command_palette_keeps_the_session(tmp_path):
         assert isinstance(app.screen, PromptScreen)
         app.screen.query_one(Input).value = str(bad_yaml)
         await press(pilot, "enter")
+        await ready(app, pilot)  # the file opens in the background
         assert isinstance(app.screen, ErrorScreen)
         assert app.session is session and app.session.recording is rec and app.session.cursor == 5
         await press(pilot, "enter")  # enter closes the dialog too
@@ -621,7 +622,7 @@ async def test_reload_keeps_the_step(tmp_path):
         session = app.session
         path.write_text(BAD_YAML)
         app.action_reload()
-        await pilot.pause()
+        await ready(app, pilot)
         assert isinstance(app.screen, ErrorScreen)
         assert app.session is session and app.session.cursor == 7
 

@@ -13,6 +13,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 
+from tui.text import plain
+
 ResultType = TypeVar("ResultType")
 
 
@@ -29,7 +31,7 @@ class DialogScreen(ModalScreen[ResultType]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog") as box:
             if self.dialog_title:
-                box.border_title = self.dialog_title
+                box.border_title = plain(self.dialog_title)  # it may quote a request id
             yield from self.compose_dialog()
 
     def compose_dialog(self) -> ComposeResult:

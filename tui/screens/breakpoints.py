@@ -10,6 +10,7 @@ from textual.widgets import Input, OptionList, Static
 from mini_engine.debug.session import BREAK_EVENTS, GLOBAL_NAMES, BreakpointError, DebugSession
 
 from tui.screens.base import DialogScreen
+from tui.text import message, plain
 
 HINT = ("events: " + ", ".join(BREAK_EVENTS) + " [request id]\n"
         "conditions: " + ", ".join(GLOBAL_NAMES) + ", <request>.status ...  "
@@ -36,7 +37,7 @@ class BreakpointsScreen(DialogScreen[None]):
         yield OptionList(id="bp-list")
         yield Input(placeholder="preemption | finish req-3 | kv_cache_usage > 0.9",
                     id="bp-input")
-        yield Static("", id="bp-error")
+        yield Static("", id="bp-error", markup=False)  # quotes what was typed
         yield Static(HINT, id="bp-hint")
 
     def on_mount(self) -> None:
@@ -48,14 +49,15 @@ class BreakpointsScreen(DialogScreen[None]):
     def _refresh_list(self) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options([bp.text for bp in self.session.breakpoints] or ["(none yet)"])
+        options.add_options([plain(bp.text) for bp in self.session.breakpoints]
+                            or ["(none yet)"])
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         error = self.query_one("#bp-error", Static)
         try:
             self.session.add_breakpoint(event.value)
         except BreakpointError as err:
-            error.update(str(err))
+            error.update(message(err.one_line()))
             return
         error.update("")
         event.input.value = ""

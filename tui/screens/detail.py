@@ -13,6 +13,7 @@ from mini_engine.debug.session import DebugSession
 
 from tui.screens.base import DialogScreen
 from tui.styles import ComponentStyles
+from tui.text import shown
 
 
 class RequestDetailScreen(ComponentStyles, DialogScreen[None]):
@@ -27,7 +28,7 @@ class RequestDetailScreen(ComponentStyles, DialogScreen[None]):
     def __init__(self, session: DebugSession, request_id: str, step: int) -> None:
         super().__init__()
         self.session, self.request_id, self.step = session, request_id, step
-        self.dialog_title = f"request {request_id} at step {step}  (escape closes)"
+        self.dialog_title = f"request {shown(request_id)} at step {step}  (escape closes)"
 
     def compose_dialog(self) -> ComposeResult:
         with VerticalScroll():
@@ -51,23 +52,25 @@ class RequestDetailScreen(ComponentStyles, DialogScreen[None]):
                  f"preemptions {r.num_preemptions}  priority {r.priority}  "
                  f"arrives at step {r.arrival_step}\n")
         if r.waiting_reason:
-            t.append(f"waiting because: {r.waiting_reason}\n",
+            t.append(f"waiting because: {shown(r.waiting_reason)}\n",
                      style=self.part_style("detail--waiting"))
         t.append("\nlatency in steps  ", style=heading)
         t.append(f"queue {_v(m.queue_steps)}  TTFT {_v(m.ttft_steps)}  "
                  f"mean inter-token {_v(m.mean_inter_token_steps)}  "
                  f"recomputed tokens {m.recomputed_tokens}  "
-                 f"finished at {_v(m.finish_step)} ({m.final_status}"
-                 f"{', ' + m.finish_reason if m.finish_reason else ''})\n")
+                 f"finished at {_v(m.finish_step)} ({shown(m.final_status)}"
+                 f"{', ' + shown(m.finish_reason) if m.finish_reason else ''})\n")
         t.append("\ngenerated so far  ", style=heading)
-        t.append(repr(session.text(rid, step)) + "\n", style=self.part_style("detail--text"))
+        t.append(shown(repr(session.text(rid, step))) + "\n",
+                 style=self.part_style("detail--text"))
         t.append("\nblock table  ", style=heading)
         t.append((" ".join(map(str, r.block_table)) or "(no blocks held)") + "\n")
         t.append("\nlifecycle over the whole run (the lab's events: after each step it ran, "
                  "status computed/tokens)\n", style=heading)
         history = self.part_style("detail--history")
         for i, (_, status, computed, tokens) in enumerate(session.lifecycle(rid)):
-            t.append(f"  {status:<16} {computed:>6}/{tokens:<6}\n", style=history if i else "")
+            t.append(f"  {shown(status):<16} {computed:>6}/{tokens:<6}\n",
+                     style=history if i else "")
         return t
 
 

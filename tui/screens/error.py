@@ -1,4 +1,6 @@
-"""A bad file (or command) shows its one-line error here; the session underneath stays as it was."""
+"""A bad file (or command) shows its one-line error here; the session underneath stays as it was.
+
+The message quotes user data, so it is drawn printable (tui.text.message), never as markup."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from textual.binding import Binding
 from textual.widgets import Button, Static
 
 from tui.screens.base import DialogScreen
+from tui.text import message
 
 
 class ErrorScreen(DialogScreen[None]):
@@ -23,8 +26,9 @@ class ErrorScreen(DialogScreen[None]):
         self.title_text, self.message = title, message
 
     def compose_dialog(self) -> ComposeResult:
-        yield Static(self.title_text, id="error-title")
-        yield Static(self.message, id="error-message", markup=False)
+        # Messages quote user data: never markup, control characters escaped, cut short.
+        yield Static(message(self.title_text), id="error-title", markup=False)
+        yield Static(message(self.message), id="error-message", markup=False)
         yield Static("Your session is unchanged.", id="error-note")
         yield Button("OK", variant="error", id="error-ok")
 

@@ -1,5 +1,6 @@
 """The one-line bars above and below the panels: the run and the cursor (header), and the
-breakpoint hit, the n/N event kind and why the selected request waits (status).
+breakpoint hit, the n/N event kind and why the selected request waits (status). Names,
+ids and breakpoints are user data: drawn through tui.text.shown.
 
 Both are drawn from reactive attributes that the app data-binds to its own state, so a
 change of the cursor, of play or speed, of the event kind or of the selection redraws them
@@ -13,6 +14,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from tui.styles import ComponentStyles
+from tui.text import shown
 
 PLAY_SPEEDS = (1, 2, 4, 8, 16, 32, 64)  # steps per second
 
@@ -42,17 +44,25 @@ class HeaderBar(Bar):
     complete: reactive[bool] = reactive(False)
     playing: reactive[bool] = reactive(False)
     speed_index: reactive[int] = reactive(0)  # into PLAY_SPEEDS
+    opening: reactive[str | None] = reactive(None)  # a file being opened in the background
+    stopped: reactive[bool] = reactive(False)  # the recording failed part way
 
     def line(self) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
+        busy = self.part_style("header--recording")
         if not self.name_text:
+            if self.opening:
+                t.append(f"opening {shown(self.opening)}…", style=busy)
             return t
-        t.append(self.name_text, style=self.part_style("header--name"))
+        t.append(shown(self.name_text), style=self.part_style("header--name"))
         t.append(f"  step {self.cursor} / {self.recorded_steps}",
                  style=self.part_style("header--step"))
-        if not self.complete:
-            t.append(f" (recording… {self.recorded_steps})",
-                     style=self.part_style("header--recording"))
+        if self.stopped:
+            t.append(f" (recording stopped at {self.recorded_steps})", style=busy)
+        elif not self.complete:
+            t.append(f" (recording… {self.recorded_steps})", style=busy)
+        if self.opening:
+            t.append(f" (opening {shown(self.opening)}…)", style=busy)
         t.append(f"  {self.settings}")
         if self.playing:
             t.append(f"  ▶ {PLAY_SPEEDS[self.speed_index]}/s",
@@ -71,11 +81,11 @@ class StatusBar(Bar):
     def line(self) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
         if self.hits:
-            t.append("● breakpoint: " + "; ".join(self.hits) + "  ",
+            t.append("● breakpoint: " + "; ".join(map(shown, self.hits)) + "  ",
                      style=self.part_style("status--hit"))
         t.append(f"n/N jump to: {self.event_kind} (e changes)",
                  style=self.part_style("status--hint"))
         if self.selected and self.selected_waits:
-            t.append(f"  {self.selected} waits: {self.selected_waits}",
+            t.append(f"  {shown(self.selected)} waits: {self.selected_waits}",
                      style=self.part_style("status--waits"))
         return t

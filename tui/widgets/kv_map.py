@@ -1,7 +1,9 @@
 """The KV block map: one cell per block, coloured free / in use / cached-and-free / shared.
 
 Rows wrap at the widget's width and only visible rows are drawn (Line API), so a
-cache of tens of thousands of blocks costs no more than a small one. The selected
+cache of tens of thousands of blocks costs no more than a small one. The vertical
+scrollbar's gutter is always kept, so the width rows wrap at never depends on whether
+the blocks were first set before or after the layout. The selected
 request's blocks are outlined.
 """
 
@@ -25,7 +27,8 @@ STATE_COMPONENTS = ("kv-map--free", "kv-map--in-use", "kv-map--cached", "kv-map-
 
 class KVMap(ComponentStyles, ScrollView, inherit_bindings=False):
     DEFAULT_CSS = """
-    KVMap { height: 1fr; border: round $secondary; }
+    KVMap { height: 1fr; border: round $secondary; overflow-x: hidden;
+            scrollbar-gutter: stable; }
     """
     COMPONENT_CLASSES = {*STATE_COMPONENTS, "kv-map--selected"}
 

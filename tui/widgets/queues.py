@@ -14,6 +14,7 @@ from textual.widgets import Static
 from mini_engine.debug.session import PENDING, StepState
 
 from tui.styles import ComponentStyles
+from tui.text import shown
 
 REASON_LABELS = {  # short (<= 12) labels; mini_engine.recording.WAITING_REASONS explains each
     "not_arrived": "not arrived", "just_arrived": "just arrived", "preempted": "preempted",
@@ -58,7 +59,7 @@ class Queues(ComponentStyles, Horizontal):
         waiting = Text(no_wrap=True, overflow="ellipsis")
         for rid, reason in list(zip(state.waiting, state.waiting_reasons))[:MAX_LINES]:
             preempted = state.status_name(rid) == "PREEMPTED"
-            waiting.append(f"{rid}", style=name(rid, style("queues--preempted") if preempted
+            waiting.append(shown(rid), style=name(rid, style("queues--preempted") if preempted
                                                 else Style()))
             if preempted:
                 waiting.append(" (P)", style=style("queues--preempted"))
@@ -71,14 +72,14 @@ class Queues(ComponentStyles, Horizontal):
         running = Text(no_wrap=True, overflow="ellipsis")
         for rid in state.running[:MAX_LINES]:
             i = request_index[rid]
-            running.append(rid, style=name(rid, style("queues--running")))
+            running.append(shown(rid), style=name(rid, style("queues--running")))
             running.append(f" {int(state.num_computed_tokens[i])}/{int(state.num_tokens[i])}\n",
                            style=note)
         self._set("running", f"RUNNING ({len(state.running)})", running, len(state.running))
 
         finished = Text(no_wrap=True, overflow="ellipsis")
         for rid in state.finished[:MAX_LINES]:
-            finished.append(rid, style=name(rid, Style()))
+            finished.append(shown(rid), style=name(rid, Style()))
             finished.append(f" {FINISH_LABELS.get(state.status_name(rid), '')}\n", style=note)
         self._set("finished", f"FINISHED ({len(state.finished)})", finished, len(state.finished))
 

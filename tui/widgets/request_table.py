@@ -1,7 +1,7 @@
 """The request table: one row per request, drawn with the Line API from the step's state arrays.
 
 Only visible rows are formatted, so a step move costs the same with 10 requests
-or 10,000. Cells that changed since the previous step are highlighted. The header
+or 10,000. Request ids are user data: drawn printable (tui.text), by terminal cells. Cells that changed since the previous step are highlighted. The header
 stays put while rows scroll; up/down/click select a row, enter opens its detail.
 """
 
@@ -23,6 +23,7 @@ from textual.strip import Strip
 from mini_engine.debug.session import STATUS_NAMES, DebugSession, StepRecord, StepState
 
 from tui.styles import ComponentStyles
+from tui.text import fit, width
 from tui.widgets.queues import REASON_LABELS
 
 SHORT_STATUS = {"PENDING": "pending", "WAITING": "WAITING", "RUNNING": "RUNNING",
@@ -120,7 +121,7 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
         first = self.state is None or self.state.request_ids != state.request_ids
         self.state, self.record = state, record
         if first:
-            longest = max((len(r) for r in state.request_ids), default=2)
+            longest = max((width(r) for r in state.request_ids), default=2)
             self.id_width = max(4, min(longest, 16))
             self._apply_filter()
         self._sched = {e.request_id: (e.num_tokens, e.kind) for e in record.scheduled}
@@ -282,8 +283,11 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
         segments = []
         for col in COLUMNS:
             w = self._width(col)
-            text = cells[col.key][:w]
-            text = text.rjust(w) if col.right else text.ljust(w)
+            if col.key == "id":  # user data: printable, cut and padded by terminal cells
+                text = fit(rid, w)
+            else:
+                text = cells[col.key][:w]
+                text = text.rjust(w) if col.right else text.ljust(w)
             changed = self._changed.get(col.key)
             style = base
             if col.key == "status":

@@ -9,6 +9,7 @@ from textual.widgets import Static
 from mini_engine.debug.session import StepRecord, StepState
 
 from tui.styles import ComponentStyles
+from tui.text import shown
 from tui.widgets.queues import REASON_LABELS
 
 BAR_WIDTH = 20
@@ -46,7 +47,7 @@ class StepPanel(ComponentStyles, Static):
                 t.append(f"{label} ", style=self.part_style(component))
                 t.append(", ".join(items) + "\n")
         if m.waiting_stop_reason and state.waiting:
-            head = f" at {m.waiting_stop_req_id}" if m.waiting_stop_req_id else ""
+            head = f" at {shown(m.waiting_stop_req_id)}" if m.waiting_stop_req_id else ""
             t.append("admission stopped: ", style=self.part_style("step-panel--stopped"))
             t.append(f"{REASON_LABELS.get(m.waiting_stop_reason, m.waiting_stop_reason)}{head}\n")
         t.append("KV     ")
@@ -68,18 +69,19 @@ def _happenings(record: StepRecord) -> list[tuple[str, str, list[str]]]:
     """(label, its component class, the items) for each kind of thing that happened."""
     admitted, resumed, preempted, finished, arrived = [], [], [], [], []
     for h in record.happenings:
+        rid = shown(h.request_id)  # user data
         if h.kind == "admission":
-            admitted.append(h.request_id + (f" (hit {h.num_tokens})" if h.num_tokens else ""))
+            admitted.append(rid + (f" (hit {h.num_tokens})" if h.num_tokens else ""))
         elif h.kind == "resume":
-            resumed.append(h.request_id + (f" (hit {h.num_tokens})" if h.num_tokens else ""))
+            resumed.append(rid + (f" (hit {h.num_tokens})" if h.num_tokens else ""))
         elif h.kind == "preemption":
-            preempted.append(f"{h.request_id} (-{h.num_tokens} tok, KV "
+            preempted.append(f"{rid} (-{h.num_tokens} tok, KV "
                              f"{h.usage_before:.0%}→{h.usage_after:.0%})")
         elif h.kind in ("finish", "abort", "ignore"):
-            finished.append(f"{h.request_id} {h.reason or h.kind}")
+            finished.append(f"{rid} {shown(h.reason or h.kind)}")
         elif h.kind == "arrival":
-            arrived.append(h.request_id)
-    chunks = [f"{e.request_id} +{e.num_tokens}" for e in record.scheduled if e.is_prefill]
+            arrived.append(rid)
+    chunks = [f"{shown(e.request_id)} +{e.num_tokens}" for e in record.scheduled if e.is_prefill]
     more = [f"+{len(chunks) - 6} more"] if len(chunks) > 6 else []
     return [("prefill", "step-panel--prefill", chunks[:6] + more),
             ("admitted", "step-panel--admitted", admitted),
