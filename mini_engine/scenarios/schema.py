@@ -4,6 +4,13 @@ Strict types (no "5" -> 5 coercion, booleans are not integers); unknown keys are
 errors with a "did you mean" hint. The validators raise `FieldError` for a location
 below the model, so the loader can point at the right line of the YAML file.
 The loader (`loader.py`) turns a validated `ScenarioFile` into a `Scenario` (spec.py).
+
+Request-level numbers are bounded so that every accepted value fits what the engine and
+its recordings store, and no run is endless by construction: seeds and priorities in
+int64, token counts in int32, and steps (arrival_step, an event's step, total_steps, the
+arrivals a generate block's arrival_rate implies) at most MAX_SCENARIO_STEP = 1,000,000
+(recording/limits.py's MAX_RECORDED_STEPS: a run is never recorded past it). Engine
+settings are EngineConfig's to validate (one path for YAML, `--set` and the API).
 """
 
 from __future__ import annotations
@@ -12,20 +19,27 @@ import dataclasses
 import difflib
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
+                      model_validator)
 
 from mini_engine.engine.config import ConfigError, EngineConfig
 from mini_engine.engine.request import RequestStatus
 from mini_engine.engine.sampling_params import SamplingParams
 from mini_engine.engine.tokenizer import ByteTokenizer
+from mini_engine.scenarios.error import echo
 from mini_engine.scenarios.spec import ScenarioEvent
 
 __all__ = ["FieldError", "ScenarioFile", "EngineSection", "ModelSection", "ToyModelSection",
            "LastPlusPosSection", "ConstantSection", "RequestSection", "EventSection",
            "ResetPrefixCacheSection", "UNION_TAGS",
-           "GenerateSection", "ExpectSection", "MODEL_RULES"]
+           "GenerateSection", "ExpectSection", "MODEL_RULES", "MAX_SCENARIO_STEP",
+           "INT32_MAX", "INT64_MAX", "INT64_MIN"]
 
 MAX_GENERATED_TOKENS = 20_000_000  # generate.count * longest prompt
+MAX_SCENARIO_STEP = 1_000_000  # arrivals and events: a run is recorded for at most this many
+INT32_MAX = 2**31 - 1  # token counts
+INT64_MAX = 2**63 - 1  # seeds, priorities
+INT64_MIN = -2**63
 TOKEN_MAX = ByteTokenizer.vocab_size - 1  # 256 is EOS; prompts may use 0..256 as the engine does
 FINISHED_STATUS_NAMES = tuple(s.name for s in RequestStatus if RequestStatus.is_finished(s))
 MODEL_RULES = ("toy", "last_plus_pos", "constant")
@@ -42,7 +56,9 @@ class FieldError(ValueError):
 
 
 TokenId = Annotated[int, Field(ge=0, le=TOKEN_MAX)]
-PosInt = Annotated[int, Field(ge=1)]
+PosInt = Annotated[int, Field(ge=1, le=INT32_MAX)]
+Seed = Annotated[int, Field(ge=0, le=INT64_MAX)]
+Step = Annotated[int, Field(ge=0, le=MAX_SCENARIO_STEP)]
 IntRange = Annotated[list[PosInt], Field(min_length=2, max_length=2,
                                          description="[min, max], both inclusive")]
 
@@ -57,12 +73,14 @@ class _Strict(BaseModel):
         """pydantic would reject extra keys too; this adds the "did you mean" hint."""
         if isinstance(data, dict):
             allowed = list(cls.model_fields)
+            if data.keys() <= cls.model_fields.keys():
+                return data
             for key in data:
                 if key in cls.model_fields:
                     continue
-                message = f"unknown key {key!r}"
+                message = f"unknown key {echo(key)}"
                 close = (difflib.get_close_matches(key, allowed, n=1)
-                         if isinstance(key, str) else [])
+                         if isinstance(key, str) and len(key) <= 100 else [])
                 if close:
                     message += f"; did you mean {close[0]!r}?"
                 else:
@@ -105,7 +123,7 @@ class ToyModelSection(_Strict):
     """The numpy toy model: printable-ASCII babble that sometimes emits EOS."""
 
     rule: Literal["toy"] = "toy"
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0
 
 
 class LastPlusPosSection(_Strict):
@@ -147,22 +165,25 @@ class RequestSection(_Strict):
     prompt: str | None = Field(None, min_length=1,
                                description="text, one token per UTF-8 byte")
     prompt_token_ids: list[TokenId] | None = Field(None, min_length=1)
-    max_tokens: int = Field(16, ge=1)
-    min_tokens: int = Field(0, ge=0)
+    max_tokens: int = Field(16, ge=1, le=INT32_MAX)
+    min_tokens: int = Field(0, ge=0, le=INT32_MAX)
     ignore_eos: bool = False
     eos_token_id: TokenId | None = Field(None, description="null: the tokenizer's EOS (256)")
     stop_token_ids: list[TokenId] = Field(default_factory=list)
     temperature: float = Field(0.0, ge=0.0,
                                description="default 0.0 (greedy) so runs are reproducible")
-    seed: int | None = Field(None, ge=0)
-    priority: int = Field(0, description="policy priority: lower is more urgent")
-    arrival_step: int = Field(0, ge=0, description="added once this many steps have run")
+    seed: Seed | None = None
+    priority: int = Field(0, ge=INT64_MIN, le=INT64_MAX,
+                          description="policy priority: lower is more urgent")
+    arrival_step: Step = Field(0, description="added once this many steps have run")
     cache_salt: str | None = Field(
         None, description="prefix-cache blocks are shared only between requests with the same "
         "salt (vLLM's tenant isolation); null or \"\" = no salt")
     prompt_logprobs: int | None = Field(
-        None, ge=-1, description="vLLM's prompt_logprobs (-1: all): none are computed here, "
+        None, ge=-1, le=INT32_MAX,
+        description="vLLM's prompt_logprobs (-1: all): none are computed here, "
         "but as in vLLM the request then skips reading the prefix cache")
+    _params: SamplingParams | None = PrivateAttr(None)  # made (so checked) once
 
     @model_validator(mode="after")
     def _check(self) -> "RequestSection":
@@ -172,14 +193,20 @@ class RequestSection(_Strict):
             raise FieldError(("prompt_token_ids",),
                             "give only one of prompt or prompt_token_ids, not both")
         try:
-            self.sampling_params()
-        except ValueError as e:
-            field = next((f for f in ("min_tokens", "max_tokens", "temperature")
-                          if str(e).startswith(f)), None)
-            raise FieldError((field,) if field else (), str(e)) from None
+            self._params = self._make_params()
+        except (ValueError, TypeError) as e:
+            field = getattr(e, "argument", None) or next(
+                (f for f in ("min_tokens", "max_tokens", "temperature") if str(e).startswith(f)),
+                None)
+            raise FieldError((field,) if field in type(self).model_fields else (),
+                             str(e)) from None
         return self
 
     def sampling_params(self) -> SamplingParams:
+        """The request's SamplingParams (the one made when the section was validated)."""
+        return self._params if self._params is not None else self._make_params()
+
+    def _make_params(self) -> SamplingParams:
         return SamplingParams(
             max_tokens=self.max_tokens, min_tokens=self.min_tokens,
             temperature=self.temperature, seed=self.seed, ignore_eos=self.ignore_eos,
@@ -213,7 +240,7 @@ class EventSection(_Strict):
     model_config = ConfigDict(json_schema_extra={
         "oneOf": [{"required": ["abort"]}, {"required": ["reset_prefix_cache"]}]})
 
-    step: int = Field(ge=0, description="applied once this many steps have run")
+    step: Step = Field(description="applied once this many steps have run")
     abort: str | None = Field(None, min_length=1, description="the request id to abort")
     reset_prefix_cache: ResetPrefixCacheValue | None = Field(
         None, description="forget every cached block hash (vLLM's reset_prefix_cache)")
@@ -241,7 +268,7 @@ class GenerateSection(_Strict):
     """Many requests from a seed (numpy default_rng), appended after the explicit ones."""
 
     count: int = Field(ge=1, le=100_000)
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0
     prompt_len: IntRange = Field(default_factory=lambda: [8, 64])
     max_tokens: IntRange = Field(default_factory=lambda: [4, 64])
     arrival_rate: float | None = Field(
@@ -265,6 +292,13 @@ class GenerateSection(_Strict):
                 raise FieldError(("shared_prefix_len",),
                                 f"({self.shared_prefix_len}) must be smaller than the shortest "
                                 f"prompt (prompt_len min {self.prompt_len[0]})")
+        if (self.arrival_rate is not None
+                and self.arrival_rate * MAX_SCENARIO_STEP < self.count):
+            raise FieldError(("arrival_rate",), f"({self.arrival_rate:g}) is too low: "
+                             f"{self.count} requests would arrive over about "
+                             f"{self.count / self.arrival_rate:.3g} steps, past the limit of "
+                             f"{MAX_SCENARIO_STEP:,} (MAX_SCENARIO_STEP); use at least "
+                             f"{self.count / MAX_SCENARIO_STEP:g}")
         if self.count * self.prompt_len[1] > MAX_GENERATED_TOKENS:
             raise FieldError(("count",), f"count * prompt_len max must be <= "
                                         f"{MAX_GENERATED_TOKENS} prompt tokens")
@@ -277,8 +311,9 @@ class GenerateSection(_Strict):
 class ExpectSection(_Strict):
     statuses: dict[str, Literal[FINISHED_STATUS_NAMES]] = Field(  # type: ignore[valid-type]
         default_factory=dict, description="request id -> final status")
-    total_steps: int | None = Field(None, ge=0, description="engine steps, idle ones included")
-    num_preemptions: int | None = Field(None, ge=0, description="preemptions in the whole run")
+    total_steps: Step | None = Field(None, description="engine steps, idle ones included")
+    num_preemptions: int | None = Field(None, ge=0, le=INT64_MAX,
+                                        description="preemptions in the whole run")
 
 
 class ScenarioFile(_Strict):
@@ -304,24 +339,26 @@ class ScenarioFile(_Strict):
         for i, rid in enumerate(self.request_ids()[:len(self.requests)]):
             if rid in first_use:
                 loc = ("requests", i, "id")
-                raise FieldError(loc, f"duplicate request id {rid!r} "
+                raise FieldError(loc, f"duplicate request id {echo(rid)} "
                                      f"(already used by requests[{first_use[rid]}])")
             first_use[rid] = i
         if self.generate is not None:
             for gid in self.generate.request_ids():
                 if gid in first_use:
                     raise FieldError(("generate", "id_prefix"),
-                                    f"generated id {gid!r} collides with requests[{first_use[gid]}]")
+                                    f"generated id {echo(gid)} collides with "
+                                    f"requests[{first_use[gid]}]")
         known = set(self.request_ids())
         for i, event in enumerate(self.events):
             if event.abort is not None and event.abort not in known:
                 raise FieldError(("events", i, "abort"),
-                                f"unknown request {event.abort!r}{_did_you_mean(event.abort, known)}")
+                                f"unknown request {echo(event.abort)}"
+                                f"{_did_you_mean(event.abort, known)}")
         if self.expect is not None:
             for rid in self.expect.statuses:
                 if rid not in known:
                     raise FieldError(("expect", "statuses", rid),
-                                    f"unknown request {rid!r}{_did_you_mean(rid, known)}")
+                                    f"unknown request {echo(rid)}{_did_you_mean(rid, known)}")
         return self
 
     def request_ids(self) -> list[str]:
@@ -332,5 +369,7 @@ class ScenarioFile(_Strict):
 
 
 def _did_you_mean(word: str, choices) -> str:
+    if len(word) > 100:
+        return ""
     close = difflib.get_close_matches(word, sorted(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return f"; did you mean {echo(close[0])}?" if close else ""

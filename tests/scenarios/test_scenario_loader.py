@@ -43,12 +43,11 @@ def error_of(path: Path) -> ScenarioError:
 # (case id, file text, line, field, message) -- every bad input gets exactly this error.
 BAD = [
     ("yaml_syntax", HEAD + "requests: [\n  - prompt: a: b\n", 4, None,
-     "YAML syntax error: while parsing a flow node; expected the node content, but found '-'"),
+     "YAML syntax error: while parsing a flow node; did not find expected node content"),
     ("yaml_bad_indent", HEAD + "requests:\n  - prompt: a\n   max_tokens: 3\n", 5, None,
-     "YAML syntax error: while parsing a block collection; expected <block end>, but found "
-     "'<block mapping start>'"),
+     "YAML syntax error: while parsing a block collection; did not find expected '-' indicator"),
     ("yaml_colon_in_value", HEAD + "requests:\n  - prompt: a: b\n", 4, None,
-     "YAML syntax error: mapping values are not allowed here"),
+     "YAML syntax error: mapping values are not allowed in this context"),
     ("yaml_two_documents", HEAD + "---\nname: u\n", 3, None,
      "YAML syntax error: expected a single document in the stream; but found another document"),
     ("yaml_control_char", HEAD + "requests:\n  - prompt: \"a\x07\"\n", 4, None,
@@ -64,7 +63,7 @@ BAD = [
      "recursive alias: a node contains itself"),
     ("alias_bomb", "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
         f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh")),
-     1, None, "aliases expand to more than 100000 nodes (an alias bomb?)"),
+     6, "f", "aliases expand to more than 100000 nodes (an alias bomb?)"),
     ("top_level_list", "- name: t\n", 1, None,
      "the top level must be a mapping (name, description, engine, requests, ...), got a list"),
     ("top_level_scalar", "hello\n", 1, None,
@@ -120,8 +119,9 @@ BAD = [
      "requests[0].prompt_token_ids[0]", "must be >= 0, got -1 (an integer)"),
     ("stop_token_id_too_big", ONE + "    stop_token_ids: [300]\n", 5,
      "requests[0].stop_token_ids[0]", "must be <= 256, got 300 (an integer)"),
-    ("surrogate_prompt", HEAD + "requests:\n  - prompt: \"a\\ud800\"\n", 4, "requests[0].prompt",
-     "not valid Unicode text (a lone surrogate escape?)"),
+    ("surrogate_prompt", HEAD + "requests:\n  - prompt: \"a\\ud800\"\n", 4, None,
+     "YAML syntax error: while parsing a quoted scalar; found invalid Unicode character escape "
+     "code"),
     ("empty_prompt", HEAD + "requests:\n  - prompt: ''\n", 4, "requests[0].prompt",
      "must not be empty"),
     ("empty_prompt_token_ids", HEAD + "requests:\n  - prompt_token_ids: []\n", 4,
@@ -238,7 +238,8 @@ def test_missing_file_and_directory(tmp_path):
                                                             "no such file")
     assert str(err) == f"{missing}: no such file"
     err = error_of(tmp_path)
-    assert str(err) == f"{tmp_path}: is a directory, not a scenario file"
+    assert str(err) == (f"{tmp_path}: is a directory, not a regular file; a scenario must be a "
+                        f"regular file")
 
 
 def test_load_scenario_text_source_name():
@@ -348,7 +349,9 @@ def test_json_schema_shape_and_keys():
         "cache_salt", "prompt_logprobs"}
     assert request["additionalProperties"] is False
     assert request["properties"]["max_tokens"] == {"default": 16, "minimum": 1,
+                                                   "maximum": 2**31 - 1,
                                                    "title": "Max Tokens", "type": "integer"}
+    assert request["properties"]["arrival_step"]["maximum"] == 1_000_000
     assert set(defs["GenerateSection"]["properties"]) == {
         "count", "seed", "prompt_len", "max_tokens", "arrival_rate", "shared_prefix_fraction",
         "shared_prefix_len", "ignore_eos", "id_prefix"}
