@@ -1,10 +1,41 @@
-"""Scheduler and cache settings, with vLLM's names, defaults and validation rules."""
+"""Scheduler and cache settings, with vLLM's names, defaults and validation rules.
+
+`EngineConfig` is the one place engine settings are checked: the scenario schema
+(scenarios/schema.py), `trace --set` (cli/trace.py) and a recording's header all build
+one, so its bounds hold for every entry point. The limits, and why:
+
+- `MAX_NUM_GPU_BLOCKS = 1_000_000`: the block pool keeps per-block lists and a free
+  queue (about 150 MB at this size, and a snapshot packs them), and a recording keeps
+  a state per block and stores block ids as int32; ten million blocks exhausted memory.
+- `INT32_MAX = 2**31 - 1`: the most for every count and length setting
+  (`max_num_batched_tokens`, `max_num_seqs`, `long_prefill_token_threshold`,
+  `block_size`, `max_model_len`) and for SamplingParams' `max_tokens`, `min_tokens`,
+  `prompt_logprobs`: a recording stores per-step token counts as int32.
+- `MAX_TOKEN_ID = INT32_MAX`: the most for `eos_token_id` and `stop_token_ids` (sampled
+  tokens are stored as int32; ids outside the vocabulary are allowed and never sampled).
+- `INT64_MIN, INT64_MAX = -2**63, 2**63 - 1`: the range of a request's `priority` and
+  `seed` (a recording stores priorities as int64).
+- `MIN_TEMPERATURE = 1e-6`, `MAX_TEMPERATURE = 1e6`: a temperature is 0 (greedy) or in
+  this range (the sampler divides float32 logits by it: a smaller one overflows to
+  infinity, a larger one turns masked tokens into NaN).
+
+Integers must be ints (numpy integers are taken as ints; bools and floats are refused),
+switches must be bools; a wrong type raises `ConfigTypeError` (a ConfigError and a
+TypeError), a value out of range `ConfigError`; both name the setting in `field`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
 from mini_engine.engine.errors import MiniEngineError
+from mini_engine.engine.validation import check_bool, is_int, shown
+
+MAX_NUM_GPU_BLOCKS = 1_000_000
+INT32_MAX = 2**31 - 1
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+MAX_TOKEN_ID = INT32_MAX
+MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-6, 1e6
 
 
 class ConfigError(MiniEngineError, ValueError):
@@ -14,6 +45,10 @@ class ConfigError(MiniEngineError, ValueError):
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message, field=field)
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """An engine setting of the wrong type (a float block count, a string switch)."""
 
 
 @dataclass(frozen=True)
@@ -32,18 +67,16 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         for name in ("max_num_batched_tokens", "max_num_seqs", "block_size", "max_model_len"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(name, f"must be a positive integer, got {value!r}")
-        if self.num_gpu_blocks < 2:
-            raise ConfigError("num_gpu_blocks",
-                              f"must be at least 2 (block 0 is the reserved null block), "
-                              f"got {self.num_gpu_blocks!r}")
-        if self.long_prefill_token_threshold < 0:
-            raise ConfigError("long_prefill_token_threshold",
-                              f"must be >= 0, got {self.long_prefill_token_threshold!r}")
-        if self.policy not in ("fcfs", "priority"):
-            raise ConfigError("policy", f"must be 'fcfs' or 'priority', got {self.policy!r}")
+            self._int_setting(name, 1, INT32_MAX, "a positive integer")
+        self._int_setting("long_prefill_token_threshold", 0, INT32_MAX, "an integer >= 0",
+                          "must be >= 0")
+        self._int_setting("num_gpu_blocks", 2, MAX_NUM_GPU_BLOCKS, "an integer",
+                          "must be at least 2 (block 0 is the reserved null block)")
+        for name in ("enable_chunked_prefill", "enable_prefix_caching"):
+            check_bool(name, getattr(self, name), type_error=ConfigTypeError)
+        if self.policy not in ("fcfs", "priority") or not isinstance(self.policy, str):
+            error = ConfigError if isinstance(self.policy, str) else ConfigTypeError
+            raise error("policy", f"must be 'fcfs' or 'priority', got {shown(self.policy)}")
         # vLLM SchedulerConfig validation.
         if self.max_num_batched_tokens < self.max_num_seqs:
             raise ConfigError(
@@ -74,6 +107,21 @@ class EngineConfig:
             raise ConfigError(name, f"unknown setting (changeable: {', '.join(SCHEDULER_SETTINGS)})")
         return replace(self, **changes)
 
+    def _int_setting(self, name: str, lo: int, hi: int, kind: str,
+                     too_small: str | None = None) -> None:
+        """Check an integer setting against [lo, hi]; store it as an int (numpy ints are
+        accepted). Below `lo` the message is `too_small` ("must be a positive integer")."""
+        value = getattr(self, name)
+        if not is_int(value):
+            raise ConfigTypeError(name, f"must be {kind}, got {shown(value)} "
+                                        f"({type(value).__name__})")
+        if value < lo:
+            raise ConfigError(name, f"{too_small or 'must be ' + kind}, got {shown(value)}")
+        if value > hi:
+            raise ConfigError(name, f"must be at most {hi}, got {shown(value)}")
+        if type(value) is not int:
+            object.__setattr__(self, name, int(value))
+
     @property
     def num_usable_blocks(self) -> int:
         return self.num_gpu_blocks - 1
@@ -85,3 +133,4 @@ class EngineConfig:
 # The settings `with_scheduler_settings` may change between steps (vLLM's SchedulerConfig).
 SCHEDULER_SETTINGS = ("max_num_batched_tokens", "max_num_seqs", "long_prefill_token_threshold",
                       "enable_chunked_prefill", "policy")
+

@@ -55,3 +55,40 @@ class MiniEngineError(Exception):
         """The error as the CLI prints it and a dialog shows it: `str()` with every run of
         blanks as one space."""
         return " ".join(str(self).split())
+
+
+class ArgumentError(MiniEngineError, ValueError):
+    """A bad argument to the engine's API (SamplingParams, add_request, a model's settings).
+
+    A ValueError, as vLLM raises; `argument` names the argument and the message starts
+    with its name ("max_tokens must be at least 1, got 0").
+    """
+
+    title = "Invalid argument"
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(message)
+        self.argument = argument
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument of the wrong type (`seed=1.5`, `priority="high"`): a TypeError, and also an
+    ArgumentError (a ValueError) so that callers catching bad values catch it too."""
+
+
+class ModelError(MiniEngineError, RuntimeError):
+    """The pluggable model failed during `LLMEngine.step()`: it raised, or returned something
+    that is not one in-vocabulary token id per request.
+
+    The step is undone before this is raised (the engine is exactly as before it, so the
+    next `step()` can run); `request_ids` are the requests the model was asked about, and
+    `request_id` the one whose token was wrong (None when the whole answer was).
+    """
+
+    title = "Model error"
+
+    def __init__(self, message: str, request_ids: tuple[str, ...] = (),
+                 request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.request_ids = tuple(request_ids)
+        self.request_id = request_id

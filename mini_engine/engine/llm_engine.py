@@ -9,21 +9,28 @@ engine's `Sampler`, a `TokenRuleModel` returns its tokens itself.
 `EngineStep` record of what it decided (events.py): what a recorder records.
 Events emitted between steps (arrivals, aborts, a prefix-cache reset) are taken
 with `take_events()`; those nobody took land in the next record's `before`.
+
+Misuse never leaves the engine half-changed: every argument is checked before anything
+changes (request_checks.py, config.py, sampling_params.py), and a model other than the
+engine's own runs guarded (model_guard.py): if it fails, `step()` raises ModelError
+and the engine is exactly as before the step.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Sequence
 
 from mini_engine.engine.config import EngineConfig
+from mini_engine.engine.errors import ArgumentError, ArgumentTypeError
 from mini_engine.engine.events import EngineStep, StepStats
-from mini_engine.engine.model import Model, ToyModel
+from mini_engine.engine.model import TRUSTED_MODELS, Model, ToyModel, model_sampler
+from mini_engine.engine.model_guard import ModelGuard, install_journal
 from mini_engine.engine.core.sched.output import SchedulerOutput
 from mini_engine.engine.outputs import (ModelRunnerOutput, OneTokenEachOutput, RequestOutput,
                                         SchedulerStats)
 from mini_engine.engine.request import Request, RequestStatus
-from mini_engine.engine.sampler import LogitsModel, Sampler
+from mini_engine.engine.request_checks import check_request, check_request_ids
+from mini_engine.engine.sampler import Sampler
 from mini_engine.engine.sampling_params import SamplingParams
 from mini_engine.engine.core.sched.scheduler import Scheduler
 from mini_engine.engine.snapshot import EngineSnapshot, RequestStateCache, capture, restore
@@ -31,20 +38,38 @@ from mini_engine.engine.tokenizer import ByteTokenizer
 
 
 class LLMEngine:
+    # Set (per instance) only for a guarded model; None: the model runs unguarded.
+    _guard: ModelGuard | None = None
+
     def __init__(self, model: Model | None = None, config: EngineConfig | None = None,
-                 fast_paths: bool = True, **engine_kwargs) -> None:
+                 fast_paths: bool = True, *, guard_model: bool | None = None,
+                 **engine_kwargs) -> None:
         """`fast_paths=False` runs the general code everywhere the engine has a shortcut
-        (same results, slower): what tests compare the shortcuts against."""
+        (same results, slower): what tests compare the shortcuts against.
+
+        `guard_model`: run each step all or nothing, checking the model's tokens and
+        undoing the step if the model fails (model_guard.py). None (the default) guards
+        every model but the engine's own three, which cannot fail; False trusts the
+        model (a failure then leaves the step half done); True guards any model.
+        """
         if config is not None and engine_kwargs:
             raise TypeError("pass either config= or engine keyword arguments, not both")
+        if config is not None and not isinstance(config, EngineConfig):
+            raise TypeError(f"config must be an EngineConfig, got {type(config).__name__}")
+        if guard_model is not None and not isinstance(guard_model, bool):
+            raise TypeError(f"guard_model must be True, False or None, got {guard_model!r}")
         self.config = config or EngineConfig(**engine_kwargs)
         self.tokenizer = ByteTokenizer()
         self.model: Model = model if model is not None else ToyModel()
         self.scheduler = Scheduler(self.config)
         self.sampler = Sampler()
         # requests -> next tokens: a logits model through the sampler, a token-rule model itself.
-        self.sample_tokens = (functools.partial(self.sampler, self.model)
-                             if isinstance(self.model, LogitsModel) else self.model.sample)
+        self.sample_tokens = model_sampler(self.model, self.sampler)
+        if guard_model is None:
+            guard_model = type(self.model) not in TRUSTED_MODELS
+        if guard_model:
+            self._guard = ModelGuard(self)
+            install_journal(self.scheduler)
         self.fast_paths = fast_paths
         self.step_count = 0
         self.last_scheduler_output: SchedulerOutput | None = None
@@ -63,34 +88,25 @@ class LLMEngine:
         """Queue a request (WAITING), or finish it at once as FINISHED_IGNORED if it can never run.
 
         `cache_salt` (vLLM's): prefix-cache blocks are shared only between requests with
-        the same salt; None or "" is no salt.
+        the same salt; None or "" is no salt. Every argument is checked before anything
+        changes (request_checks.py): a bad one raises and leaves the engine as it was.
         """
-        if (prompt is None) == (prompt_token_ids is None):
-            raise ValueError("give exactly one of prompt or prompt_token_ids")
-        if cache_salt is not None and not isinstance(cache_salt, str):
-            raise ValueError(f"request {request_id!r}: cache_salt must be a string or None, "
-                             f"got {cache_salt!r}")
-        if request_id in self._all_requests:
-            raise ValueError(f"duplicate request id {request_id!r}")
-        token_ids = self.tokenizer.encode(prompt) if prompt is not None else list(prompt_token_ids)
-        if not token_ids:
-            raise ValueError(f"request {request_id!r}: the prompt is empty")
-        bad = [t for t in token_ids if not 0 <= t < self.tokenizer.vocab_size]
-        if bad:
-            raise ValueError(f"request {request_id!r}: token id {bad[0]} is outside the vocabulary "
-                             f"(0..{self.tokenizer.vocab_size - 1})")
-        self._arrivals += 1
-        request = Request(request_id, token_ids, sampling_params or SamplingParams(),
-                          eos_token_id=self.tokenizer.eos_token_id, priority=priority,
-                          arrival_time=float(self._arrivals),
+        args = check_request(request_id, prompt, sampling_params, prompt_token_ids, priority,
+                             cache_salt, self.tokenizer, self._all_requests)
+        request = Request(request_id, args.token_ids, args.sampling_params,
+                          eos_token_id=self.tokenizer.eos_token_id, priority=args.priority,
+                          arrival_time=float(self._arrivals + 1),
                           block_hasher=self.scheduler.block_hasher, cache_salt=cache_salt)
+        self._arrivals += 1
         self._all_requests[request_id] = request
         self._prompts[request_id] = prompt
         self.scheduler.add_request(request)
         return request
 
     def abort_request(self, request_ids: str | Sequence[str]) -> list[Request]:
-        return self.scheduler.finish_requests(request_ids, RequestStatus.FINISHED_ABORTED)
+        """Abort requests by id (unknown or finished ones are ignored, as in vLLM)."""
+        return self.scheduler.finish_requests(check_request_ids(request_ids),
+                                              RequestStatus.FINISHED_ABORTED)
 
     def reset_prefix_cache(self, reset_running_requests: bool = False) -> bool:
         """Forget every cached block hash (vLLM's LLMEngine.reset_prefix_cache).
@@ -99,6 +115,9 @@ class LLMEngine:
         preempts the running ones first; those are listed in the next step's
         `preempted_req_ids` and resumed by it if they fit.
         """
+        if not isinstance(reset_running_requests, bool):
+            raise ArgumentTypeError("reset_running_requests", "reset_running_requests must be "
+                                    f"True or False, got {reset_running_requests!r}")
         return self.scheduler.reset_prefix_cache(reset_running_requests)
 
     def has_unfinished_requests(self) -> bool:
@@ -115,25 +134,18 @@ class LLMEngine:
         self.sampler.use_greedy_table = on
 
     def step(self) -> list[Request]:
-        """Run one engine step; return the requests that finished in it."""
+        """Run one engine step; return the requests that finished in it.
+
+        With a guarded model (see __init__), a model that raises or returns bad tokens
+        raises ModelError and the step is undone: the engine is exactly as before it.
+        """
         scheduler = self.scheduler
         before = scheduler.events.take()
-        scheduler_output = scheduler.schedule()
-        req_ids = list(scheduler_output.num_scheduled_tokens)
-        scheduled = list(map(scheduler.requests.__getitem__, req_ids))
-        next_tokens = self.sample_tokens
-        if not scheduler.num_prefill_chunks and scheduler.use_fast_paths:
-            # Every scheduled request samples: flat tokens, no one-element lists.
-            tokens = next_tokens(scheduled) if scheduled else []
-            runner_output: ModelRunnerOutput = OneTokenEachOutput(req_ids, scheduled, tokens)
+        if self._guard is None:
+            scheduler_output = scheduler.schedule()
+            req_ids, runner_output = self.run_model(scheduler_output)
         else:
-            # A request samples only once its computed counter has caught up: a partial
-            # prefill samples nothing (vLLM's runner discards it), so it gets [].
-            sampling = [r for r in scheduled if r.num_computed_tokens >= r.num_tokens]
-            tokens = next_tokens(sampling) if sampling else []
-            it = iter(tokens)
-            runner_output = ModelRunnerOutput(req_ids, [
-                [next(it)] if r.num_computed_tokens >= r.num_tokens else [] for r in scheduled])
+            scheduler_output, req_ids, runner_output = self._guard.schedule_and_run(before)
         outputs = scheduler.update_from_output(scheduler_output, runner_output)
         self.step_count += 1
         self.last_scheduler_output = scheduler_output
@@ -141,6 +153,28 @@ class LLMEngine:
         self.last_step = self._step_record(before, req_ids, scheduler_output, runner_output,
                                            outputs)
         return outputs.finished_requests
+
+    def run_model(self, scheduler_output: SchedulerOutput, sample=None
+                  ) -> tuple[list[str], ModelRunnerOutput]:
+        """The scheduled request ids and the model's tokens for them (vLLM's model runner).
+
+        `sample(requests) -> tokens` defaults to the model's (`sample_tokens`).
+        """
+        scheduler = self.scheduler
+        req_ids = list(scheduler_output.num_scheduled_tokens)
+        scheduled = list(map(scheduler.requests.__getitem__, req_ids))
+        next_tokens = sample or self.sample_tokens
+        if not scheduler.num_prefill_chunks and scheduler.use_fast_paths:
+            # Every scheduled request samples: flat tokens, no one-element lists.
+            tokens = next_tokens(scheduled) if scheduled else []
+            return req_ids, OneTokenEachOutput(req_ids, scheduled, tokens)
+        # A request samples only once its computed counter has caught up: a partial
+        # prefill samples nothing (vLLM's runner discards it), so it gets [].
+        sampling = [r for r in scheduled if r.num_computed_tokens >= r.num_tokens]
+        tokens = next_tokens(sampling) if sampling else []
+        it = iter(tokens)
+        return req_ids, ModelRunnerOutput(req_ids, [
+            [next(it)] if r.num_computed_tokens >= r.num_tokens else [] for r in scheduled])
 
     def take_events(self) -> tuple:
         """Events emitted since the last step or take (arrivals, aborts, resets), in order."""
@@ -180,16 +214,18 @@ class LLMEngine:
 
     @classmethod
     def from_snapshot(cls, state: EngineSnapshot, model: Model | None = None,
-                      **changed_settings) -> "LLMEngine":
+                      guard_model: bool | None = None, **changed_settings) -> "LLMEngine":
         """A new engine resumed from `state`: its every later step equals the original run's.
 
-        `model` defaults to the snapshot's (models hold no state). `changed_settings`
+        `model` defaults to the snapshot's (models hold no state); `guard_model` is the
+        constructor's (None: decided by the model). `changed_settings`
         may change scheduler settings only (config.SCHEDULER_SETTINGS); the result is the
         same as running the original engine to this step and then calling
         `update_settings(**changed_settings)`. Other settings raise ConfigError (a ValueError).
         """
         state.config.with_scheduler_settings(**changed_settings)  # refuse before any work
-        engine = cls(model=model if model is not None else state.model, config=state.config)
+        engine = cls(model=model if model is not None else state.model, config=state.config,
+                     guard_model=guard_model)
         engine._all_requests, engine._prompts = restore(engine, state)
         engine._arrivals = state.num_arrivals
         engine.step_count = state.step_count
@@ -223,9 +259,16 @@ class LLMEngine:
         """Add the prompts, run the loop until all finish, return outputs in prompt order."""
         if isinstance(prompts, str):
             prompts = [prompts]
+        prompts = list(prompts)
         if sampling_params is None or isinstance(sampling_params, SamplingParams):
             sampling_params = [sampling_params or SamplingParams()] * len(prompts)
+        sampling_params = list(sampling_params)
+        if len(sampling_params) != len(prompts):
+            raise ArgumentError("sampling_params", f"sampling_params has {len(sampling_params)} "
+                                f"entries for {len(prompts)} prompts")
         ids = [f"gen-{len(self._all_requests) + i}" for i in range(len(prompts))]
+        for rid, prompt, sp in zip(ids, prompts, sampling_params):  # all checked, then added
+            check_request(rid, prompt, sp, None, 0, None, self.tokenizer, self._all_requests)
         for rid, prompt, sp in zip(ids, prompts, sampling_params):
             self.add_request(rid, prompt, sp)
         while self.scheduler.has_unfinished_requests():

@@ -8,18 +8,26 @@ computed once at start-up from the same logits, for the sampler's greedy fast pa
 `LastPlusPosModel` and `ConstantModel` are `TokenRuleModel`s: they return tokens
 directly and bypass the sampler (no min_tokens masking), as vLLM's fake test models do.
 Any object with a `sample(requests)` method can be plugged in the same way.
+
+These three check their settings when made, so that every token they return is in
+the vocabulary: the engine runs them without the checks and the undo it gives a model
+it does not know (engine/model_guard.py).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Sequence, Union
+from typing import Callable, Sequence, Union
 
 import numpy as np
 
+from mini_engine.engine.errors import ModelError
 from mini_engine.engine.request import Request
 from mini_engine.engine.sampler import LogitsModel, Sampler, TokenRuleModel
 from mini_engine.engine.tokenizer import ByteTokenizer
+from mini_engine.engine.validation import argument_error, check_int, check_real
+
+_VOCAB_SIZE = ByteTokenizer.vocab_size
 
 _PERIOD = 61  # positions repeat with this period in the toy logits
 _PRINTABLE = [9, 10] + list(range(32, 127))
@@ -32,6 +40,10 @@ class ToyModel:
     """Deterministic printable-ASCII babble that sometimes ends with EOS."""
 
     def __init__(self, seed: int = 0, eos_rate: float = 0.04) -> None:
+        seed = check_int("seed", seed, 0, 2**63 - 1)
+        eos_rate = check_real("eos_rate", eos_rate)
+        if not 0 <= eos_rate <= 1:
+            raise argument_error("eos_rate", f"must be between 0 and 1, got {eos_rate!r}")
         tok = ByteTokenizer()
         self.vocab_size = tok.vocab_size
         self.eos_token_id = tok.eos_token_id
@@ -80,7 +92,8 @@ class LastPlusPosModel:
     """The oracle's token rule: next = (last_token + position) % modulus, position = num_tokens."""
 
     def __init__(self, modulus: int = 256) -> None:
-        self.modulus = modulus
+        # At most the vocabulary size: every token it returns is a valid id.
+        self.modulus = check_int("modulus", modulus, 1, _VOCAB_SIZE)
 
     def sample(self, requests: Sequence[Request]) -> list[int]:
         m = self.modulus
@@ -91,7 +104,27 @@ class ConstantModel:
     """Always the same token: handy for EOS and stop-token tests."""
 
     def __init__(self, value: int) -> None:
-        self.value = value
+        self.value = check_int("value", value, 0, _VOCAB_SIZE - 1, what="a token id (an integer)")
 
     def sample(self, requests: Sequence[Request]) -> list[int]:
         return [self.value] * len(requests)
+
+
+# The engine's own models: their settings are checked when made, so every token they
+# return is valid and the engine runs them without the guard (engine/model_guard.py).
+TRUSTED_MODELS = (ToyModel, LastPlusPosModel, ConstantModel)
+
+
+def model_sampler(model: object, sampler: Sampler) -> Callable[[Sequence[Request]], list[int]]:
+    """requests -> next tokens: a logits model through `sampler`, a token-rule model itself.
+
+    Anything else (no `sample(requests)`, no `logits` and `vocab_size`) is a ModelError.
+    """
+    if isinstance(model, LogitsModel):
+        return functools.partial(sampler, model)
+    sample = getattr(model, "sample", None)
+    if not callable(sample):
+        raise ModelError(f"model {type(model).__name__} cannot be run: it has no "
+                         f"sample(requests) method, and no logits(last_tokens, positions) "
+                         f"and vocab_size to be sampled from")
+    return sample

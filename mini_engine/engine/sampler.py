@@ -122,8 +122,9 @@ def mask_min_tokens(logits: np.ndarray, requests: Sequence[Request]) -> None:
             for t in r.stop_token_ids:
                 if 0 <= t < vocab_size:
                     logits[row, t] = -np.inf
-            if r.eos_token_id is not None:
-                logits[row, r.eos_token_id] = -np.inf
+            eos = r.eos_token_id
+            if eos is not None and 0 <= eos < vocab_size:  # an id outside is never sampled
+                logits[row, eos] = -np.inf
 
 
 def gumbel_noise(seeds: np.ndarray, positions: np.ndarray, vocab_size: int) -> np.ndarray:

@@ -38,6 +38,12 @@ class FCFSRequestQueue:
     def __iter__(self) -> Iterator[Request]:
         return iter(self._q)
 
+    def copy(self) -> "FCFSRequestQueue":
+        """A queue with the same requests in the same order (the requests are shared)."""
+        queue = FCFSRequestQueue()
+        queue._q = self._q.copy()
+        return queue
+
 
 class PriorityRequestQueue:
     """Ordered by (priority, arrival_time, request_id); iteration is in that order."""
@@ -69,6 +75,12 @@ class PriorityRequestQueue:
 
     def __iter__(self) -> Iterator[Request]:
         return iter(sorted(self._heap))
+
+    def copy(self) -> "PriorityRequestQueue":
+        """A queue with the same requests and heap layout (the requests are shared)."""
+        queue = PriorityRequestQueue()
+        queue._heap = self._heap.copy()
+        return queue
 
 
 def create_request_queue(policy: str) -> FCFSRequestQueue | PriorityRequestQueue:
