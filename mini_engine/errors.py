@@ -42,10 +42,12 @@ def __getattr__(name: str):
 
 def error_line(error: BaseException) -> str:
     """Any exception as one line of text for a user: a MiniEngineError as it is, an
-    OSError as `filename: reason`, anything else as its message (or its type's name)."""
+    OSError as `filename: reason` (the name as files.read.display_name shows it: escaped,
+    a long one shortened), anything else as its message (or its type's name)."""
     if isinstance(error, MiniEngineError):
         return error.one_line()
     text = " ".join(str(error).split())
     if isinstance(error, OSError) and error.filename is not None:
-        return f"{error.filename}: {error.strerror or text}"
+        from mini_engine.files.read import display_name  # it imports this module
+        return f"{display_name(error.filename)}: {error.strerror or text}"
     return text or type(error).__name__

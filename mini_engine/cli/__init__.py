@@ -3,7 +3,12 @@
 SCENARIO is a scenario file (.yaml) or a bundled scenario's name (hello, kv_preemption,
 ...); `run`, `export`, `check` and `tui` also take a recording (.jsonl) saved by
 `export --jsonl`. Errors are one line on stderr: exit 2 for bad input or usage, 1 when
-`validate` or `check` find a problem, 130 on Ctrl-C.
+`validate` or `check` find a problem, 130 on Ctrl-C. Everything printed from user data
+(names, ids, messages) has its control characters escaped (\\x1b, \\x07).
+
+To name a file that starts with '-', put -- before it: mini-engine validate -- -x.yaml.
+`export` writes OUT all-or-nothing and replaces an existing OUT only with --force. A
+scenario estimated above 100,000 steps or 500 MB is announced on stderr before it runs.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import sys
 
 from mini_engine.cli import check, export, run, schema, trace, tui, validate
 from mini_engine.cli.common import (EXIT_FAIL, EXIT_INTERRUPT, EXIT_USAGE, PROG, CommandLineError,
-                                    dash_hint, report_error, say)
+                                    dash_hint, report_error, say_error)
 from mini_engine.errors import MiniEngineError
 from mini_engine.version import __version__
 
@@ -46,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except CommandLineError as e:
-        say(f"{e.prog}: error: {e.message}{dash_hint(argv, e.prog)} (see '{e.prog} --help')",
-            sys.stderr)
+        say_error(f"{e.prog}: error: {e.message}{dash_hint(argv, e.prog)} "
+                  f"(see '{e.prog} --help')")
         return EXIT_USAGE
     except SystemExit as e:  # argparse: --help, --version, usage errors
         code = e.code

@@ -15,6 +15,7 @@ from mini_engine.files.write import safe_json_text, safe_text
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPT = 0, 1, 2, 130
 PROG = "mini-engine"
+MAX_ERROR_CHARS = 2000  # an error line longer than this is cut in the middle
 SOURCE_HELP = "a scenario file, a bundled name, or a .jsonl recording"
 
 
@@ -72,10 +73,19 @@ class SafeJsonOut:
 
 def report_error(error: BaseException) -> None:
     """One line on stderr. An error that points at its input (`path:line: ...`) is printed
-    as it is; any other gets the `mini-engine: error: ` prefix, as argparse's errors do."""
+    as it is; any other gets the `mini-engine: error: ` prefix, as argparse's errors do.
+    A line over MAX_ERROR_CHARS (say, quoting a huge value) is cut in the middle."""
     located = isinstance(error, MiniEngineError) and error.where is not None
-    prefix = "" if located else f"{PROG}: error: "
-    say(prefix + error_line(error), sys.stderr)
+    say_error(("" if located else f"{PROG}: error: ") + error_line(error))
+
+
+def say_error(line: str) -> None:
+    """An error line on stderr, escaped as by `say`, cut in the middle past MAX_ERROR_CHARS."""
+    line = safe_text(line)
+    if len(line) > MAX_ERROR_CHARS:
+        keep = (MAX_ERROR_CHARS - 5) // 2
+        line = f"{line[:keep]} ... {line[-keep:]}"
+    sys.stderr.write(line + "\n")
 
 
 def int_at_least(low: int):

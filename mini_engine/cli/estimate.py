@@ -66,6 +66,6 @@ def warn_if_large(source: Source, until: int | None = None, hint: str = "") -> R
     size = estimate(source.scenario, until)
     if size.large:
         say(f"{PROG}: warning: {source.name}: a large run: about {size.steps:,} steps, "
-            f"{size.requests:,} requests, ~{size.megabytes:,.0f} MB to record (Ctrl-C stops "
+            f"{size.requests:,} request{'s' if size.requests != 1 else ''}, ~{size.megabytes:,.0f} MB to record (Ctrl-C stops "
             f"it{hint})", sys.stderr)
     return size

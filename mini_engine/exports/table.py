@@ -28,6 +28,7 @@ from typing import IO, Iterable, Iterator
 
 import numpy as np
 
+from mini_engine.files.write import safe_text
 from mini_engine.recording.codes import (DECODE, PREEMPTED, R_QKEY, R_REQ, R_STATUS,
                                          RUNNING, STATUS_NAMES, WAITING)
 from mini_engine.recording.store import Recording
@@ -125,7 +126,7 @@ def table_rows(source: Recording | Scenario, until: int | None = None,
     if steps is None:
         last = rec.num_steps if until is None else min(until, rec.num_steps)
         steps = range(1, last + 1)
-    ids = rec.request_ids
+    ids = tuple(map(safe_text, rec.request_ids))  # escaped before the widths are measured
     usable = rec.config.num_gpu_blocks - 1
     queues = _Queues(rec)
     for step in steps:
@@ -138,10 +139,10 @@ def table_rows(source: Recording | Scenario, until: int | None = None,
         waiting = queues.waiting()
         shown = waiting[:max_names + 1].tolist()
         waiting_cells = [f"{ids[ri]}({why})" for ri, why in zip(shown, queues.reasons(d, shown))]
-        finished = [ids[r] for r in d.reported_finished]
-        finished += [h.request_id for h in d.happenings
-                     if h.kind == "abort" and h.request_id not in finished]
-        done = [f"{rid}:{_short(queues.status[rec.request_index[rid]])}" for rid in finished]
+        finished = list(d.reported_finished)
+        finished += [ri for ri in (rec.request_index[h.request_id] for h in d.happenings
+                                   if h.kind == "abort") if ri not in finished]
+        done = [f"{ids[ri]}:{_short(queues.status[ri])}" for ri in finished]
         kv = f"{m.kv_cache_usage_perc * 100:.1f}% {usable - m.num_free_blocks}/{usable}"
         yield (str(step), _join(sched, max_names),
                f"{m.num_scheduled_tokens}/{m.token_budget}",
