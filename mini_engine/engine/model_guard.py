@@ -26,6 +26,7 @@ checks the model's answer before that runs.
 from __future__ import annotations
 
 from dataclasses import fields
+from operator import attrgetter
 from typing import Sequence
 
 import numpy as np
@@ -36,6 +37,7 @@ from mini_engine.engine.validation import shown
 
 _REQUEST_FIELDS = ("status", "num_computed_tokens", "num_preemptions", "stop_reason",
                    "is_prefill_chunk", "num_cached_tokens")
+_request_fields = attrgetter(*_REQUEST_FIELDS)
 
 
 def install_journal(scheduler) -> None:
@@ -87,17 +89,21 @@ class ModelGuard:
 
     def check_tokens(self, tokens: object, requests: Sequence) -> list[int]:
         """`tokens` as a list of one int token id per request, or a ModelError naming who."""
-        ids = tuple(r.request_id for r in requests)
-        name = _model_name(self.engine.model)
         if isinstance(tokens, np.ndarray) and tokens.ndim == 1:
             tokens = tokens.tolist()
+        vocab = self.vocab_size
+        if (type(tokens) is list and len(tokens) == len(requests)
+                and all(type(t) is int for t in tokens)
+                and (not tokens or (min(tokens) >= 0 and max(tokens) < vocab))):
+            return tokens  # the usual answer, checked in C loops
+        ids = tuple(r.request_id for r in requests)
+        name = _model_name(self.engine.model)
         if not isinstance(tokens, (list, tuple)):
             raise ModelError(f"model {name} returned {shown(tokens)} for {_listed(ids)}: "
                              f"expected a list of {len(ids)} token ids", ids)
         if len(tokens) != len(ids):
             raise ModelError(f"model {name} returned {len(tokens)} tokens for "
                              f"{len(ids)} requests ({_listed(ids)})", ids)
-        vocab = self.vocab_size
         out = []
         for rid, token in zip(ids, tokens):
             if type(token) is not int:
@@ -116,22 +122,25 @@ class ModelGuard:
     @staticmethod
     def _save(scheduler) -> tuple:
         kvm = scheduler.kv_cache_manager
-        live = [*scheduler.running, *scheduler.waiting]
+        requests = dict(scheduler.requests)  # the live ones: running and waiting
+        live = list(requests.values())
+        tables = kvm.req_to_blocks
         return (
-            scheduler.step_counter, dict(scheduler.requests), scheduler.waiting.copy(),
-            list(scheduler.running), scheduler.finished_req_ids, set(scheduler.finished_req_ids),
+            scheduler.step_counter, requests, scheduler.waiting.copy(), list(scheduler.running),
+            scheduler.finished_req_ids, set(scheduler.finished_req_ids),
             list(scheduler.finished_outside_update), len(scheduler.preemptions_in_step),
             scheduler.last_schedule_view, scheduler.num_prefill_chunks,
-            [(rid, blocks, len(blocks)) for rid, blocks in kvm.req_to_blocks.items()],
+            list(tables.items()), list(map(len, tables.values())),
             dict(kvm.num_cached_block), dict(kvm.room),
             [getattr(kvm.prefix_cache_stats, f.name) for f in fields(kvm.prefix_cache_stats)],
-            [(r, [getattr(r, f) for f in _REQUEST_FIELDS]) for r in live])
+            live, list(map(_request_fields, live)))
 
     @staticmethod
     def _restore(scheduler, saved: tuple, before: tuple) -> None:
         (scheduler.step_counter, requests, waiting, running, finished_ids, finished_copy,
          finished_outside, num_preemptions, scheduler.last_schedule_view,
-         scheduler.num_prefill_chunks, tables, num_cached, room, stats, live) = saved
+         scheduler.num_prefill_chunks, tables, lengths, num_cached, room, stats, live,
+         values) = saved
         _refill(scheduler.requests, requests)
         scheduler.waiting = waiting
         scheduler.running[:] = running
@@ -141,16 +150,16 @@ class ModelGuard:
         scheduler.finished_outside_update[:] = finished_outside
         del scheduler.preemptions_in_step[num_preemptions:]
         kvm = scheduler.kv_cache_manager
-        for _, blocks, n in tables:
+        for (_, blocks), n in zip(tables, lengths):
             del blocks[n:]  # a step only appends to a block table (or drops it whole)
-        _refill(kvm.req_to_blocks, {rid: blocks for rid, blocks, _ in tables})
+        _refill(kvm.req_to_blocks, dict(tables))
         _refill(kvm.num_cached_block, num_cached)
         _refill(kvm.room, room)
         for f, value in zip(fields(kvm.prefix_cache_stats), stats):
             setattr(kvm.prefix_cache_stats, f.name, value)
-        for request, values in live:
-            for f, value in zip(_REQUEST_FIELDS, values):
-                setattr(request, f, value)
+        for request, saved_values in zip(live, values):
+            for name, value in zip(_REQUEST_FIELDS, saved_values):
+                setattr(request, name, value)
         scheduler.events[:] = before
 
 

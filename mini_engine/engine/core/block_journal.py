@@ -9,9 +9,10 @@ with what undoing it needs; outside, the pool behaves as (and costs what) a plai
 
 Most changes are undone from the note alone (blocks taken from the head go back to the
 head, blocks freed to an end come off it). Two need the order they disturbed: a prefix
-hit takes idle blocks out of the middle of the free queue, and an eviction may drop a
-hash from the middle of the prefix-cache map; for those the order before is copied
-(O(pool), only on a guarded step that does it).
+hit takes idle blocks out of the middle of the free queue (the queue's order is copied
+for it), and an eviction may drop a hash from the middle of the prefix-cache map (its
+key order is copied the first time in a step, and restored last). Those copies cost
+O(pool), and only on a guarded step that does such a thing.
 """
 
 from __future__ import annotations
@@ -24,18 +25,29 @@ from mini_engine.engine.core.block_pool import BlockPool
 
 class JournaledBlockPool(BlockPool):
     journal: list | None = None  # the open step's notes, or None: not recording
+    # The prefix-cache map's key order when this step first dropped a key from it.
+    outer_order: list | None = None
 
     def begin(self) -> None:
         self.journal = []
+        self.outer_order = None
 
     def commit(self) -> None:
-        self.journal = None
+        self.journal = self.outer_order = None
 
     def rollback(self) -> None:
         """Undo every change since `begin()`, newest first."""
         journal, self.journal = self.journal or [], None
         for note in reversed(journal):
             getattr(self, "_undo_" + note[0])(*note[1:])
+        if self.outer_order is not None:
+            # Keys dropped this step came back at the end: put every key in its old place
+            # (the order noted holds them all; keys it has that are gone were added after).
+            cached = self.cached_block_hash_to_block
+            entries = {h: cached[h] for h in self.outer_order if h in cached}
+            cached.clear()
+            cached.update(entries)
+            self.outer_order = None
 
     # ------------------------------------------------------------------ noted changes
 
@@ -44,14 +56,16 @@ class JournaledBlockPool(BlockPool):
         if journal is None or num_blocks > len(self.free_block_queue):
             return super().get_new_blocks(num_blocks, request_id)
         block_hash, cached = self.block_hash, self.cached_block_hash_to_block
-        taken = list(islice(self.free_block_queue, num_blocks))
-        evicted = [(b, block_hash[b]) for b in taken if block_hash[b] is not None]
-        inner = {h: tuple(cached.get(h, ())) for _, h in evicted}
-        emptied = any(sum(1 for _, g in evicted if g == h) >= len(keys)
-                      for h, keys in inner.items())
-        outer = list(cached) if emptied else None
+        evicted = [(b, block_hash[b]) for b in islice(self.free_block_queue, num_blocks)
+                   if block_hash[b] is not None]
+        inner = {}
+        if evicted:
+            inner = {h: tuple(cached.get(h, ())) for _, h in evicted}
+            if self.outer_order is None and any(
+                    len(keys) <= sum(1 for _, g in evicted if g == h) for h, keys in inner.items()):
+                self.outer_order = list(cached)  # a key is about to leave the map
         blocks = super().get_new_blocks(num_blocks, request_id)
-        journal.append(("take", blocks, evicted, inner, outer))
+        journal.append(("take", blocks, evicted, inner))
         return blocks
 
     def touch(self, block_ids: Iterable[int]) -> None:
@@ -94,8 +108,7 @@ class JournaledBlockPool(BlockPool):
 
     # ------------------------------------------------------------------ undoing them
 
-    def _undo_take(self, blocks: list[int], evicted: list, inner: dict, outer: list | None
-                   ) -> None:
+    def _undo_take(self, blocks: list[int], evicted: list, inner: dict) -> None:
         queue, ref_cnt = self.free_block_queue, self.ref_cnt
         for b in reversed(blocks):  # back to the head, in their old order
             ref_cnt[b] = 0
@@ -105,11 +118,7 @@ class JournaledBlockPool(BlockPool):
             self.block_hash[b] = h
         cached = self.cached_block_hash_to_block
         for h, keys in inner.items():
-            cached[h] = dict.fromkeys(keys)
-        if outer is not None:  # a hash left the map: put every key back in its old place
-            entries = {h: cached[h] for h in outer}
-            cached.clear()
-            cached.update(entries)
+            cached[h] = dict.fromkeys(keys)  # a dropped key comes back last: see rollback
 
     def _undo_touch(self, block_ids: list[int], queue: list[int] | None) -> None:
         ref_cnt = self.ref_cnt
