@@ -210,7 +210,8 @@ def test_validate_bad_files(capsys, tmp_path):
     assert len(err) == 4 and not any("Traceback" in line for line in err)
     assert err[0] == f"{bad}:6: requests[0].max_tokens: expected an integer, got '5' (a string)"
     assert err[1].startswith(f"{empty}: the file is empty")
-    assert err[2] == f"{tmp_path}: is a directory, not a scenario file"
+    assert err[2] == (f"{tmp_path}: is a directory, not a regular file; a scenario must be a "
+                      "regular file")
     assert err[3].startswith(f"{tmp_path / 'missing.yaml'}: no such file")
 
 
