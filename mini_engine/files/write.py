@@ -134,6 +134,15 @@ def _check_existing(path: str, st: os.stat_result, force: bool) -> None:
 
 
 def _umask() -> int:
+    """The process umask: read from /proc where it can be (setting it to read it back
+    would race with other threads creating files), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -164,21 +173,30 @@ class _CleanupSignals:
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
 
 
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back for a few system calls that must happen
+    together (create a file and learn its name, move it into place, remove it); one that
+    came meanwhile is delivered (and raises) once they are done."""
+    deferred = (signal.SIGINT, *CLEANUP_SIGNALS)
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _create_temp(target: str) -> tuple[int, str]:
-    """A new 0600 file beside `target` (O_EXCL, so a planted name or link is never used),
-    with the cleanup signals blocked until its name is known to the caller."""
+    """A new 0600 file beside `target` (O_EXCL, so a planted name or link is never used)."""
     parent = os.path.dirname(target) or os.curdir
-    blockable = hasattr(signal, "pthread_sigmask") and CLEANUP_SIGNALS
-    if blockable:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, CLEANUP_SIGNALS)
     try:
         return tempfile.mkstemp(prefix=".mini-engine-", suffix=".tmp", dir=parent)
     except OSError as e:
         raise _refuse(target, f"cannot create a file in {safe_text(parent)!r}: "
                               f"{_os_reason(e)}") from None
-    finally:
-        if blockable:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _place(tmp: str, target: str, force: bool) -> None:
@@ -217,35 +235,46 @@ def atomic_write(path: str | os.PathLike, *, force: bool = False, mode: str = "w
     empty path, a path ending in '/', a directory, an existing FIFO, device or symlink
     (never followed), a missing or read-only directory, and an existing regular file
     unless `force` (OutputExistsError). The body writes to a temporary file in the target
-    directory (0644 less the umask once done); it replaces the target only if the body finished, and is removed on any
-    exception or on SIGTERM/SIGHUP (which then exit with 128 + the signal number)."""
+    directory (0644 less the umask once done), which replaces the target only if the body
+    finished and is removed on any exception, on Ctrl-C, and on SIGTERM/SIGHUP (which then
+    exit with 128 + the signal number)."""
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     target = check_target(path, force=force)
+    fd = tmp = None
     with _CleanupSignals():
-        fd, tmp = _create_temp(target)
         try:
-            if mode == "w":
-                f = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
-            else:
-                f = os.fdopen(fd, "wb")
+            with _signals_deferred():  # a signal raises after, not between, these two
+                fd, tmp = _create_temp(target)
+            f = (os.fdopen(fd, "w", encoding="utf-8", newline="\n") if mode == "w"
+                 else os.fdopen(fd, "wb"))
+            fd = None  # f owns it now
             with f:
                 yield f
                 f.flush()
                 os.fchmod(f.fileno(), 0o644 & ~_umask())
                 os.fsync(f.fileno())
-            _place(tmp, target, force)
+            with _signals_deferred():
+                _place(tmp, target, force)
         except OSError as e:
             # A write error of this file (not, say, the body failing to read its input).
             if e.filename in (None, tmp, target) and e.errno in _WRITE_ERRNOS:
                 raise _refuse(target, f"cannot write: {_os_reason(e)}") from None
             raise
         finally:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+            with _signals_deferred():
+                if fd is not None:
+                    os.close(fd)
+                if tmp is not None:
+                    _remove(tmp)
     _sync_dir(os.path.dirname(target) or os.curdir)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 __all__ = ["CLEANUP_SIGNALS", "OutputExistsError", "OutputFileError", "atomic_write",
