@@ -56,7 +56,7 @@ from mini_engine.scenarios.generate import expand_generate, generate_spec
 from mini_engine.scenarios.schema import (UNION_TAGS, FieldError, LastPlusPosSection,
                                           ScenarioFile, ToyModelSection)
 from mini_engine.scenarios.spec import Expect, ModelSpec, RequestSpec, Scenario
-from mini_engine.scenarios.yaml_tree import build, compose, locate
+from mini_engine.scenarios.yaml_reader import YamlDocument, locate, read_yaml
 
 __all__ = ["MAX_SCENARIO_BYTES", "ScenarioError", "load_scenario", "load_scenario_text",
            "scenario_json_schema", "ScenarioFile"]
@@ -203,13 +203,13 @@ def _check_text(text: str, source: str) -> None:
                             text.count("\n", 0, e.start) + 1) from None
 
 
-def _validate(data: Any, loader: yaml.BaseLoader, root: yaml.Node, source: str) -> ScenarioFile:
+def _validate(doc: YamlDocument, source: str) -> ScenarioFile:
     try:
-        return ScenarioFile.model_validate(data)
+        return ScenarioFile.model_validate(doc.data)
     except ValidationError as e:
         located = []
         for index, err in enumerate(e.errors()):
-            line, field = locate(loader, root, _error_loc(err), UNION_TAGS)
+            line, field = locate(doc, _error_loc(err), UNION_TAGS)
             located.append((line, index, field, _message(err)))
         line, _, field, message = min(located)
         raise ScenarioError(message, source, line, field) from None
@@ -219,21 +219,15 @@ def load_scenario_text(text: str, source: str = "<string>") -> Scenario:
     """Parse and validate scenario YAML text; `source` names it in errors (and Scenario.source)."""
     _check_text(text, source)
     with _paused_gc():
-        root, loader = compose(text, source)
-        try:
-            if root is None:
-                raise ScenarioError("the file is empty: expected a mapping with name, "
-                                    "description and requests (or generate)", source)
-            if not isinstance(root, yaml.MappingNode):
-                kind = "a list" if isinstance(root, yaml.SequenceNode) else "a scalar"
-                raise ScenarioError(f"the top level must be a mapping (name, description, "
-                                    f"engine, requests, ...), got {kind}", source,
-                                    root.start_mark.line + 1)
-            data = build(loader, root, source)
-            doc = _validate(data, loader, root, source)
-        finally:
-            loader.dispose()
-        return _build(doc, source)
+        doc = read_yaml(text, source)
+        if doc.line is None:
+            raise ScenarioError("the file is empty: expected a mapping with name, "
+                                "description and requests (or generate)", source)
+        if not isinstance(doc.data, dict):
+            kind = "a list" if isinstance(doc.data, list) else "a scalar"
+            raise ScenarioError(f"the top level must be a mapping (name, description, "
+                                f"engine, requests, ...), got {kind}", source, doc.line)
+        return _build(_validate(doc, source), source)
 
 
 def load_scenario(path: str | bytes | os.PathLike) -> Scenario:

@@ -63,6 +63,9 @@ IntRange = Annotated[list[PosInt], Field(min_length=2, max_length=2,
                                          description="[min, max], both inclusive")]
 
 
+_KNOWN_KEYS: dict[type, frozenset] = {}  # each section's keys (model_fields is slow to ask)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False,
                               populate_by_name=False)
@@ -72,11 +75,12 @@ class _Strict(BaseModel):
     def _unknown_keys(cls, data: Any) -> Any:
         """pydantic would reject extra keys too; this adds the "did you mean" hint."""
         if isinstance(data, dict):
-            allowed = list(cls.model_fields)
-            if data.keys() <= cls.model_fields.keys():
+            known = _KNOWN_KEYS.get(cls) or _KNOWN_KEYS.setdefault(cls, frozenset(cls.model_fields))
+            if data.keys() <= known:
                 return data
+            allowed = list(cls.model_fields)
             for key in data:
-                if key in cls.model_fields:
+                if key in known:
                     continue
                 message = f"unknown key {echo(key)}"
                 close = (difflib.get_close_matches(key, allowed, n=1)

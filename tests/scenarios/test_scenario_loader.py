@@ -52,7 +52,7 @@ BAD = [
      "YAML syntax error: expected a single document in the stream; but found another document"),
     ("yaml_control_char", HEAD + "requests:\n  - prompt: \"a\x07\"\n", 4, None,
      "YAML syntax error: unacceptable character #x0007: special characters are not allowed"),
-    ("python_tag", "name: !!python/object/apply:os.system [ls]\ndescription: d\n", 1, None,
+    ("python_tag", "name: !!python/object/apply:os.system [ls]\ndescription: d\n", 1, "name",
      "YAML error: could not determine a constructor for the tag "
      "'tag:yaml.org,2002:python/object/apply:os.system'"),
     ("duplicate_key", HEAD + "requests:\n  - prompt: a\n    max_tokens: 3\n    max_tokens: 4\n",
@@ -63,7 +63,7 @@ BAD = [
      "recursive alias: a node contains itself"),
     ("alias_bomb", "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
         f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh")),
-     6, "f", "aliases expand to more than 100000 nodes (an alias bomb?)"),
+     6, "f[0]", "aliases expand to more than 100000 nodes (an alias bomb?)"),
     ("top_level_list", "- name: t\n", 1, None,
      "the top level must be a mapping (name, description, engine, requests, ...), got a list"),
     ("top_level_scalar", "hello\n", 1, None,
