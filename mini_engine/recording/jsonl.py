@@ -2,100 +2,53 @@
 
 Saving writes what the engine emitted, frame by frame: a recording made by mini_engine
 is deterministic, so its stream is produced again by replaying its scenario (the
-header holds it) rather than kept in memory. Loading validates each line (pydantic,
-strict) and feeds it to the same `RecordingBuilder` a live run uses, so a loaded
-recording compares equal to the original. Lines are read and written one at a time;
-a file is written to a temporary name and renamed, so a failed save leaves nothing
-half-written. Every problem is one `RecordingError` line naming file, line and field.
+header holds it) rather than kept in memory; a file is written through
+`files.write.atomic_write`, so a failed save leaves nothing half-written.
+
+Loading reads the file through `files.read.open_input` (regular files only, at most
+MAX_RECORDING_BYTES) one line at a time (at most MAX_LINE_BYTES each, never the whole
+file), validates each line (format.py: strict types and bounds), checks it against
+the header and the frames before it (checks.py), and feeds it to the same
+`RecordingBuilder` a live run uses, so a loaded recording compares equal to the
+original. Every problem is one `RecordingError` line, `FILE:LINE: field: message`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import tempfile
-from typing import IO, Callable, Iterator
+from itertools import islice
+from typing import IO, BinaryIO, Callable, Iterator
 
 from pydantic import ValidationError
 
-from mini_engine.engine.config import EngineConfig
 from mini_engine.engine.events import (EngineStep, ScheduleView, StepStats, event_from_dict,
                                        event_to_dict)
-from mini_engine.engine.sampling_params import SamplingParams
 from mini_engine.errors import MiniEngineError
+from mini_engine.files.read import InputFileError, display_name, format_size, open_input
+from mini_engine.files.write import atomic_write
+from mini_engine.recording.checks import FrameChecker
 from mini_engine.recording.format import (FORMAT, VERSION, FinalLine, Header, Step,
                                           recording_json_schema)
+from mini_engine.recording.header import Defect, header_dict, scenario_from_header, show
+from mini_engine.recording.limits import MAX_LINE_BYTES, MAX_RECORDING_BYTES
 from mini_engine.recording.recorder import RecordingBuilder, emitted_frames
 from mini_engine.recording.store import Recording
-from mini_engine.scenarios.spec import (Expect, GenerateSpec, ModelSpec, RequestSpec, Scenario,
-                                        ScenarioEvent)
-from mini_engine.version import __version__
 
-__all__ = ["FORMAT", "VERSION", "RecordingError", "iter_lines", "load_jsonl",
-           "recording_json_schema", "save_jsonl"]
+__all__ = ["FORMAT", "MAX_LINE_BYTES", "MAX_RECORDING_BYTES", "VERSION", "RecordingError",
+           "header_dict", "iter_lines", "load_jsonl", "recording_json_schema", "save_jsonl"]
+
+_MAX_MESSAGE = 300  # characters of a validation message kept in an error line
 
 
 class RecordingError(MiniEngineError):
-    """A JSONL recording that cannot be loaded; str() is one line: path:line: what."""
+    """A JSONL recording that cannot be loaded; str() is one line: path:line: field: what."""
 
     title = "Recording error"
 
-    def __init__(self, path: str, line: int | None, message: str) -> None:
-        super().__init__(message, path=path, line=line)
-
-
-# ----------------------------------------------------------------------------- header
-
-def _plain(value):
-    """Tuples as lists, recursively (JSON's shape)."""
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def header_dict(sc: Scenario) -> dict:
-    """The header line of a recording of `sc`."""
-    requests = []
-    for r in sc.requests:
-        d = {f.name: getattr(r, f.name) for f in dataclasses.fields(r)}
-        d["sampling_params"] = dataclasses.asdict(r.sampling_params)
-        requests.append(_plain(d))
-    return {
-        "format": FORMAT, "version": VERSION,
-        "producer": {"name": "mini-engine", "version": __version__},
-        "engine": sc.engine.to_dict(), "requests": requests,
-        "scenario": _plain({
-            "name": sc.name, "description": sc.description,
-            "model": dataclasses.asdict(sc.model),
-            "events": [dataclasses.asdict(e) for e in sc.events],
-            "expect": dataclasses.asdict(sc.expect) if sc.expect is not None else None,
-            "source": sc.source,
-            "generate": dataclasses.asdict(sc.generate) if sc.generate is not None else None}),
-    }
-
-
-def scenario_from_header(h: Header) -> Scenario:
-    d = h.scenario
-    gen = d.get("generate")
-    if gen is not None:
-        gen = GenerateSpec(**{**gen, "prompt_len": tuple(gen["prompt_len"]),
-                              "max_tokens": tuple(gen["max_tokens"])})
-    requests = []
-    for r in h.requests:
-        fields = r.model_dump()
-        fields["sampling_params"] = SamplingParams(**fields["sampling_params"])
-        if fields["prompt_token_ids"] is not None:
-            fields["prompt_token_ids"] = tuple(fields["prompt_token_ids"])
-        requests.append(RequestSpec(**fields))
-    return Scenario(
-        name=d["name"], description=d["description"], engine=EngineConfig(**h.engine),
-        model=ModelSpec(**d["model"]), requests=tuple(requests),
-        events=tuple(ScenarioEvent(**e) for e in d["events"]),
-        expect=Expect(**d["expect"]) if d.get("expect") is not None else None,
-        source=d.get("source"), generate=gen)
+    def __init__(self, path: str, line: int | None, message: str,
+                 field: str | None = None) -> None:
+        super().__init__(message, path=path, line=line, field=field)
 
 
 # ----------------------------------------------------------------------------- lines
@@ -135,130 +88,166 @@ def iter_lines(rec: Recording, progress: Callable[[int], None] | None = None) ->
     """The recording's JSONL lines (newline included), its run replayed up to its last frame."""
     yield _dumps(header_dict(rec.scenario)) + "\n"
     frame = -1
-    for frame, (step, after) in enumerate(emitted_frames(rec.scenario)):
-        if frame > rec.num_steps:
-            break
+    frames = islice(emitted_frames(rec.scenario), rec.num_steps + 1)
+    for frame, (step, after) in enumerate(frames):
         yield _dumps(step_dict(step, after, frame)) + "\n"
         if progress is not None and frame % 256 == 0:
             progress(frame)
-    yield _dumps({"final": {"num_steps": rec.num_steps, "complete": rec.complete}}) + "\n"
+    # The frames written (a recording from another producer may replay shorter).
+    complete = rec.complete and frame == rec.num_steps
+    yield _dumps({"final": {"num_steps": frame, "complete": complete}}) + "\n"
 
 
 def save_jsonl(recording: Recording, path_or_file: str | os.PathLike | IO[str],
-               progress: Callable[[int], None] | None = None) -> None:
-    """Write the recording (header, one line per frame, final line); atomically to a path."""
+               progress: Callable[[int], None] | None = None, *, force: bool = False) -> None:
+    """Write the recording (header, one line per frame, final line) to an open text file,
+    or all-or-nothing to a path (`atomic_write`: an existing file is replaced only with
+    `force`, else `OutputExistsError`)."""
     if not isinstance(path_or_file, (str, os.PathLike)):
         path_or_file.writelines(iter_lines(recording, progress))
         return
-    target = os.fspath(path_or_file)
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".jsonl",
-                               dir=os.path.dirname(os.path.abspath(target)))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.writelines(iter_lines(recording, progress))
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_write(path_or_file, force=force) as f:
+        f.writelines(iter_lines(recording, progress))
 
 
 # ----------------------------------------------------------------------------- load
 
 def load_jsonl(path: str | os.PathLike) -> Recording:
     """Rebuild a Recording from a JSONL file without the engine; RecordingError if it's bad."""
-    name = os.fspath(path)
     try:
-        f = open(name, "r", encoding="utf-8")
-    except IsADirectoryError:
-        raise RecordingError(name, None, "is a directory, not a recording file") from None
-    except FileNotFoundError:
-        raise RecordingError(name, None, "no such file") from None
-    except OSError as e:
-        raise RecordingError(name, None, f"cannot open: {e.strerror}") from None
-    with f:
+        with open_input(path, what="a recording", max_bytes=MAX_RECORDING_BYTES) as f:
+            return _Reader(display_name(path), f).read()
+    except InputFileError as e:
+        raise RecordingError(e.path, e.line, e.message, e.field) from None
+
+
+def _short_field(loc: tuple) -> str:
+    return ".".join(show(p, 40)[1:-1] if isinstance(p, str) and len(p) > 40 else str(p)
+                    for p in loc)
+
+
+def _validation_error(name: str, lineno: int, e: ValidationError) -> RecordingError:
+    err = e.errors(include_url=False, include_input=False)[0]
+    msg = err["msg"]
+    if len(msg) > _MAX_MESSAGE:
+        msg = msg[:_MAX_MESSAGE] + "..."
+    if err["type"] == "json_invalid":
+        return RecordingError(name, lineno, f"invalid JSON: {msg}")
+    return RecordingError(name, lineno, msg, _short_field(err["loc"]) or None)
+
+
+def _is_final(line: str) -> bool:
+    head = line.lstrip()
+    return head.startswith("{") and head[1:].lstrip().startswith('"final"')
+
+
+class _Reader:
+    """One pass over a recording file: lines in, a Recording out."""
+
+    def __init__(self, name: str, f: BinaryIO) -> None:
+        self.name = name
+        self.f = f
+        self.lineno = 0
+
+    def error(self, message: str, field: str | None = None,
+              line: int | None = -1) -> RecordingError:
+        return RecordingError(self.name, self.lineno if line == -1 else line, message, field)
+
+    def next_line(self) -> str | None:
+        """The next line (with its newline), None at the end of the file."""
+        raw = self.f.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return None
+        self.lineno += 1
+        if len(raw) > MAX_LINE_BYTES:
+            raise self.error(f"line longer than {format_size(MAX_LINE_BYTES)} "
+                             f"(MAX_LINE_BYTES): not a recording this tool can read")
         try:
-            return _read(name, f)
-        except UnicodeDecodeError:
-            raise RecordingError(name, None, "not a text file (invalid UTF-8)") from None
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise self.error(f"not UTF-8 text (invalid byte 0x{raw[e.start]:02x} at byte "
+                             f"{e.start + 1} of the line)") from None
+        if not line.endswith("\n"):
+            raise self.error("truncated line (no newline at the end)")
+        return line
 
+    def validate(self, model, line: str):
+        try:
+            return model.model_validate_json(line)
+        except ValidationError as e:
+            raise _validation_error(self.name, self.lineno, e) from None
 
-def _validate(model, name: str, lineno: int, line: str):
-    """Parse one line with `model`; the first defect as `file:line: field: message`."""
-    if not line.endswith("\n"):
-        raise RecordingError(name, lineno, "truncated line (no newline at the end)")
-    try:
-        return model.model_validate_json(line)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "json_invalid":
-            raise RecordingError(name, lineno, f"invalid JSON: {err['msg']}") from None
-        raise RecordingError(name, lineno, f"{where}: {err['msg']}" if where
-                             else err["msg"]) from None
+    def read(self) -> Recording:
+        first = self.next_line()
+        if first is None:
+            raise self.error("empty file: expected a mini-engine-recording header", line=1)
+        header = self.header(first)
+        try:
+            scenario = scenario_from_header(header)
+        except Defect as e:
+            raise self.error(e.message, e.field) from None
+        builder = RecordingBuilder(scenario)
+        checker = FrameChecker(scenario)
+        while True:
+            line = self.next_line()
+            if line is None:
+                raise self.error(f"truncated: ends after step {builder.recording.num_steps} "
+                                 f"without the final line")
+            if _is_final(line):
+                return self.finish(line, builder, checker)
+            self.add_frame(self.validate(Step, line), builder, checker)
 
+    def header(self, line: str) -> Header:
+        try:
+            first = json.loads(line)
+        except RecursionError:
+            raise self.error("invalid JSON: nested too deeply") from None
+        except ValueError as e:
+            reason = (f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError)
+                      else " ".join(str(e).split())[:_MAX_MESSAGE])
+            raise self.error(f"invalid JSON: {reason}") from None
+        if not isinstance(first, dict) or first.get("format") != FORMAT:
+            got = first.get("format") if isinstance(first, dict) else type(first).__name__
+            got = show(got) if isinstance(got, str) else repr(got)[:60]
+            raise self.error(f"not a mini-engine recording (format is {got}, "
+                             f"expected {FORMAT!r})")
+        version = first.get("version")
+        if version != VERSION or isinstance(version, bool):
+            raise self.error(f"unsupported recording version {repr(version)[:40]}: this tool "
+                             f"reads version {VERSION} (record the scenario again with "
+                             f"`mini-engine export SCENARIO --jsonl OUT`)")
+        return self.validate(Header, line)
 
-def _check_header(name: str, line: str) -> Header:
-    try:
-        first = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise RecordingError(name, 1, f"invalid JSON: {e.msg} at column {e.colno}") from None
-    if not isinstance(first, dict) or first.get("format") != FORMAT:
-        got = first.get("format") if isinstance(first, dict) else type(first).__name__
-        raise RecordingError(name, 1, f"not a mini-engine recording (format is {got!r}, "
-                                      f"expected {FORMAT!r})")
-    if first.get("version") != VERSION:
-        raise RecordingError(name, 1, f"unsupported recording version {first.get('version')!r}: "
-                                      f"this tool reads version {VERSION} (record the scenario "
-                                      f"again with `mini-engine export SCENARIO --jsonl OUT`)")
-    return _validate(Header, name, 1, line)
+    def add_frame(self, step: Step, builder: RecordingBuilder, checker: FrameChecker) -> None:
+        expected = builder.recording.num_steps + 1
+        if step.step != expected:
+            raise self.error(f"expected {expected}, found {step.step}", "step")
+        try:
+            checker.check(step)
+        except Defect as e:
+            raise self.error(e.message, e.field) from None
+        try:
+            after = tuple(event_from_dict(e.model_dump()) for e in step.after)
+            if step.step == 0:
+                builder.begin(after)
+            else:
+                builder.add_step(_engine_step(step), after)
+        except (KeyError, ValueError, IndexError, TypeError) as e:  # a check missed something
+            raise self.error(f"inconsistent step {step.step}: {type(e).__name__}: "
+                             f"{' '.join(str(e).split())[:_MAX_MESSAGE]}") from None
 
-
-def _read(name: str, f: IO[str]) -> Recording:
-    first = f.readline()
-    if not first:
-        raise RecordingError(name, 1, "empty file: expected a mini-engine-recording header")
-    header = _check_header(name, first)
-    try:
-        scenario = scenario_from_header(header)
-    except (MiniEngineError, ValueError, TypeError, KeyError) as e:
-        raise RecordingError(name, 1, f"bad header: {e}") from None
-    builder = RecordingBuilder(scenario)
-    lineno = 1
-    for line in f:
-        lineno += 1
-        if line.startswith('{"final"'):
-            return _finish(name, lineno, line, f, builder)
-        step = _validate(Step, name, lineno, line)
-        _add_frame(name, lineno, builder, step)
-    raise RecordingError(name, lineno, f"truncated: ends after step "
-                                       f"{builder.recording.num_steps} without the final line")
-
-
-def _add_frame(name: str, lineno: int, builder: RecordingBuilder, step: Step) -> None:
-    expected = builder.recording.num_steps + 1
-    if step.step != expected:
-        raise RecordingError(name, lineno, f"step: expected {expected}, found {step.step}")
-    if step.step > 0 and (step.stats is None or step.at_schedule is None):
-        raise RecordingError(name, lineno, "stats: a step after 0 needs stats and at_schedule")
-    try:
-        after = tuple(event_from_dict(e.model_dump()) for e in step.after)
-        if step.step == 0:
-            builder.begin(after)
-        else:
-            builder.add_step(_engine_step(step), after)
-    except (KeyError, ValueError, IndexError, TypeError) as e:
-        raise RecordingError(name, lineno, f"inconsistent step {step.step}: "
-                                           f"{type(e).__name__}: {e}") from None
-
-
-def _finish(name: str, lineno: int, line: str, f: IO[str], builder: RecordingBuilder) -> Recording:
-    final = _validate(FinalLine, name, lineno, line).final
-    rec = builder.recording
-    if final.num_steps != rec.num_steps:
-        raise RecordingError(name, lineno, f"final.num_steps: says {final.num_steps}, "
-                                           f"the file has {rec.num_steps}")
-    if f.readline():
-        raise RecordingError(name, lineno + 1, "unexpected data after the final line")
-    if final.complete:
-        builder.finish()
-    return rec
+    def finish(self, line: str, builder: RecordingBuilder, checker: FrameChecker) -> Recording:
+        final = self.validate(FinalLine, line).final
+        rec = builder.recording
+        if final.num_steps != rec.num_steps:
+            raise self.error(f"says {final.num_steps}, the file has {rec.num_steps}",
+                             "final.num_steps")
+        try:
+            checker.check_final(final.complete)
+        except Defect as e:
+            raise self.error(e.message, e.field) from None
+        if self.f.read(1):
+            raise self.error("unexpected data after the final line", line=self.lineno + 1)
+        if final.complete:
+            builder.finish()
+        return rec

@@ -22,6 +22,7 @@ from mini_engine.recording.codes import (ABORTED, BLOCK_CACHED_FREE, BLOCK_FREE,
                                          OP_APPEND, OP_CLEAR, PENDING, PREEMPTED, PREFILL_CHUNK,
                                          PREFILL_LAST, RUNNING, STATUS_CODE, STATUS_NAMES, WAITING,
                                          read_only)
+from mini_engine.recording.limits import MAX_RECORDED_STEPS, StepLimitError, estimate_min_steps
 from mini_engine.recording.records import Happening, StepDelta, StepMetrics
 from mini_engine.recording.store import Recording
 from mini_engine.scenarios.runner import RunnerSnapshot, ScenarioRunner
@@ -367,7 +368,8 @@ def emitted_frames(scenario: Scenario, runner: ScenarioRunner | None = None,
                    ) -> Iterator[tuple[EngineStep | None, tuple]]:
     """Run the scenario and yield what the engine emitted, frame by frame: (None, the events
     before the first step), then (the step's record, the events after it) for each step.
-    Given a `runner` (resumed mid-run), only its later steps are yielded.
+    Given a `runner` (resumed mid-run), only its later steps are yielded. A run still
+    going after MAX_RECORDED_STEPS steps raises StepLimitError instead of its next step.
 
     With `on_snapshot`, the runner's state is handed over after step 0 and every
     SNAPSHOT_STEPS steps (what resuming at a recorded step starts from).
@@ -377,6 +379,8 @@ def emitted_frames(scenario: Scenario, runner: ScenarioRunner | None = None,
         yield None, runner.engine.take_events()
     engine = runner.engine
     while not runner.is_done():
+        if runner.steps_done > MAX_RECORDED_STEPS:  # one step of look-ahead (Recorder)
+            raise StepLimitError(scenario, f"still running after {MAX_RECORDED_STEPS:,} steps")
         if on_snapshot is not None and runner.steps_done % SNAPSHOT_STEPS == 0:
             on_snapshot(runner.steps_done, runner.snapshot())
         runner.step()
@@ -387,6 +391,7 @@ class Recorder:
     """Runs a scenario and grows `self.recording` step by step (for a background thread)."""
 
     def __init__(self, scenario: Scenario) -> None:
+        self.error: StepLimitError | None = None  # the run outgrew MAX_RECORDED_STEPS
         self.builder = RecordingBuilder(scenario)
         self.recording = self.builder.recording
         self._frames = emitted_frames(scenario,
@@ -403,8 +408,15 @@ class Recorder:
         return self.recording.complete
 
     def _advance_one(self) -> bool:
-        """Record the next step; False (and the recording finished) when the run is over."""
-        frame, self._next = self._next, next(self._frames, None)
+        """Record the next step; False (and the recording finished) when the run is over.
+        At MAX_RECORDED_STEPS it raises StepLimitError, now and on every later call."""
+        if self.error is not None:
+            raise self.error
+        try:
+            frame, self._next = self._next, next(self._frames, None)
+        except StepLimitError as e:
+            self.error = e
+            raise
         self.builder.add_step(*frame)
         if self._next is None:
             self.builder.finish()
@@ -420,7 +432,12 @@ class Recorder:
 def record(scenario: Scenario, progress: Callable[[int], None] | None = None,
            batch: int = 256, until: int | None = None) -> Recording:
     """Record a run (its first `until` steps when given); `progress(steps_done)` is called
-    every `batch` steps and at the end."""
+    every `batch` steps and at the end. A run longer than MAX_RECORDED_STEPS raises
+    StepLimitError: at once when `estimate_min_steps` already says so, else at the limit."""
+    if until is None or until > MAX_RECORDED_STEPS:
+        at_least = estimate_min_steps(scenario)
+        if at_least > MAX_RECORDED_STEPS:
+            raise StepLimitError(scenario, f"the run takes at least {at_least:,} steps")
     recorder = Recorder(scenario)
     rec = recorder.recording
     while not recorder.done and (until is None or rec.num_steps < until):

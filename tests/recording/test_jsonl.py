@@ -131,11 +131,13 @@ def test_errors(saved, tmp_path):
     assert _err(p) == f"{p}:2: Input should be an object"
     p = _write(tmp_path, lines[0] + '{"step": 0, "after": [{"kind": "queued", "request_id": "zz", '
                                     '"num_prompt_tokens": 1, "position": "back"}]}\n')
-    assert _err(p) == f"{p}:2: inconsistent step 0: KeyError: 'zz'"
+    assert _err(p) == (f"{p}:2: after.0.request_id: unknown request 'zz': the header declares "
+                       f"no such request")
     p = _write(tmp_path, b"\xff\xfe\x00garbage", mode="wb")
-    assert _err(p) == f"{p}: not a text file (invalid UTF-8)"
+    assert _err(p) == f"{p}:1: not UTF-8 text (invalid byte 0xff at byte 1 of the line)"
     assert _err(tmp_path / "missing.jsonl") == f"{tmp_path / 'missing.jsonl'}: no such file"
-    assert _err(tmp_path) == f"{tmp_path}: is a directory, not a recording file"
+    assert _err(tmp_path) == (f"{tmp_path}: is a directory, not a regular file; a recording "
+                              f"must be a regular file")
     p = _write(tmp_path, "".join(lines) + "{}\n")
     assert _err(p) == f"{p}:{len(lines) + 1}: unexpected data after the final line"
 
