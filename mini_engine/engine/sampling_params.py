@@ -42,6 +42,8 @@ class SamplingParams:
     def validate(self) -> None:
         """Check every field (normalizing numpy integers to int, temperature to float);
         idempotent, so `add_request` re-runs it on parameters changed after creation."""
+        if self._plainly_valid():
+            return
         self.max_tokens = _count("max_tokens", self.max_tokens, 1, "must be at least 1")
         self.min_tokens = _count("min_tokens", self.min_tokens, 0, "must be >= 0")
         if self.min_tokens > self.max_tokens:
@@ -63,6 +65,21 @@ class SamplingParams:
             raise argument_type_error(
                 "skip_reading_prefix_cache",
                 f"must be True, False or None, got {shown(self.skip_reading_prefix_cache)}")
+
+    def _plainly_valid(self) -> bool:
+        """Every field already of its plain type and in range (what a validated object
+        holds): the cheap test `add_request` passes for almost every request."""
+        t, seed, eos, n = self.temperature, self.seed, self.eos_token_id, self.prompt_logprobs
+        return (type(self.max_tokens) is int and type(self.min_tokens) is int
+                and 0 <= self.min_tokens <= self.max_tokens <= INT32_MAX and self.max_tokens >= 1
+                and type(t) is float and (t == 0.0 or MIN_TEMPERATURE <= t <= MAX_TEMPERATURE)
+                and (seed is None or (type(seed) is int and INT64_MIN <= seed <= INT64_MAX))
+                and type(self.ignore_eos) is bool
+                and (eos is None or (type(eos) is int and 0 <= eos <= MAX_TOKEN_ID))
+                and type(self.stop_token_ids) is list
+                and all(type(i) is int and 0 <= i <= MAX_TOKEN_ID for i in self.stop_token_ids)
+                and (n is None or (type(n) is int and -1 <= n <= INT32_MAX))
+                and type(self.skip_reading_prefix_cache) is bool)
 
     def _check_prompt_logprobs(self) -> None:
         """vLLM's rule: None, -1, or an int >= 0 (True is read as 1)."""

@@ -31,7 +31,8 @@ def argument_type_error(name: str, message: str) -> Exception:
 
 def is_int(value: object) -> bool:
     """An integer that is not a bool (Python ints and numpy integers)."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return type(value) is int or (isinstance(value, numbers.Integral)
+                                  and not isinstance(value, bool))
 
 
 def check_int(name: str, value: object, lo: int, hi: int, *,
@@ -59,6 +60,8 @@ def check_real(name: str, value: object, *,
                value_error: ErrorFactory = argument_error,
                type_error: ErrorFactory = argument_type_error) -> float:
     """A finite real number (int or float, not bool) as a float."""
+    if type(value) is float and math.isfinite(value):
+        return value
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise type_error(name, f"must be a number, got {shown(value)} ({type(value).__name__})")
     try:
