@@ -31,18 +31,22 @@ def bundled_names() -> list[str]:
 
 
 def resolve_scenario(name_or_path: str | os.PathLike) -> Path:
-    """A scenario file: an existing path, else a bundled name (`hello` or `hello.yaml`).
+    """A scenario file: an existing path, else a bundled name (`hello`, `hello.yaml`,
+    `hello.yml`).
 
-    Raises ScenarioError (with the bundled names) when it is neither.
+    Raises ScenarioError (with the bundled names) when it is neither, and for an empty name.
+    Whether the path is a file that can be read is load_scenario's to say.
     """
-    path = Path(name_or_path)
-    if path.exists():
-        return path
-    text = str(name_or_path)
+    text = os.fsdecode(os.fspath(name_or_path))
+    if not text:
+        raise ScenarioError("empty file name: give a scenario file or a bundled scenario's "
+                            "name", text)
+    if os.path.lexists(text):  # False for a name the OS refuses (too long, NUL)
+        return Path(text)
     if os.sep not in text and "/" not in text:
         stem = text[:-5] if text.endswith(".yaml") else text[:-4] if text.endswith(".yml") else text
         candidate = _scenario_dir() / f"{stem}.yaml"
-        if candidate.is_file():
+        if stem and os.path.isfile(candidate):  # (os.path: False, not OSError, if too long)
             return candidate
     raise ScenarioError(f"no such file or bundled scenario (bundled: "
                         f"{', '.join(bundled_names())})", text)

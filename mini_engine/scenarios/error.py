@@ -23,7 +23,10 @@ MAX_MESSAGE_CHARS = 500  # the whole message
 
 def echo(value: object, max_chars: int = MAX_ECHO_CHARS) -> str:
     """`repr(value)` for a message: printable, and at most about `max_chars` characters
-    (a long string keeps its start and end and says how long it was)."""
+    (a long string keeps its start and end and says how long it was); null, true, false
+    as YAML spells them."""
+    if value is None or isinstance(value, bool):
+        return str(value).lower() if value is not None else "null"  # as YAML spells them
     if isinstance(value, str) and len(value) > max_chars:
         keep = max_chars // 2
         return printable(f"{value[:keep]!r}...{value[-8:]!r} ({len(value):,} characters)",

@@ -373,14 +373,16 @@ def _read_events(reader: _Reader) -> None:
 
 def read_yaml(text: str, source: str | None) -> YamlDocument:
     """The data of the single YAML document in `text`, with the line of every entry."""
-    parser = parser_class()(text)
-    reader = _Reader(parser, source, text)
+    cls = parser_class()
     try:
-        _read_events(reader)
+        parser = cls(text)  # the pure-Python reader checks the characters here
+        try:
+            reader = _Reader(parser, source, text)
+            _read_events(reader)
+        finally:
+            parser.dispose()
     except yaml.YAMLError as e:
-        raise yaml_error(e, text, source, parser_class() is not yaml.SafeLoader) from None
-    finally:
-        parser.dispose()
+        raise yaml_error(e, text, source, cls is not yaml.SafeLoader) from None
     if reader.result is None:
         return YamlDocument(None, None, {})
     data, line = reader.result

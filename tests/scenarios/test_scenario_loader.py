@@ -11,10 +11,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mini_engine.engine.config import EngineConfig
 from mini_engine.engine.llm_engine import LLMEngine
 from mini_engine.scenarios.spec import Scenario
+from mini_engine.scenarios import yaml_reader
 from mini_engine.scenarios.catalog import bundled_scenarios, resolve_scenario
 from mini_engine.scenarios.loader import (ScenarioError, load_scenario, load_scenario_text,
                                           scenario_json_schema)
@@ -204,6 +206,28 @@ def test_bad_input_gives_one_exact_error(tmp_path, text, line, field, message):
     where = f"{path}:{line}" if line is not None else str(path)
     assert str(err) == (f"{where}: {field}: {message}" if field else f"{where}: {message}")
     assert "\n" not in str(err)
+
+
+# Where PyYAML's pure-Python parser words an error differently from libyaml: (field, message).
+PURE_PYTHON_WORDING = {
+    "yaml_syntax": (None, "YAML syntax error: while parsing a flow node; expected the node "
+                          "content, but found '-'"),
+    "yaml_bad_indent": (None, "YAML syntax error: while parsing a block collection; expected "
+                              "<block end>, but found '<block mapping start>'"),
+    "yaml_colon_in_value": (None, "YAML syntax error: mapping values are not allowed here"),
+    "surrogate_prompt": ("requests[0].prompt", "not valid Unicode text (a lone surrogate escape?)"),
+}
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
+def test_pure_python_parser_gives_the_same_lines(monkeypatch, case):
+    # Without libyaml the same file gets the same line and field (and message but for wording).
+    case_id, text, line, field, message = case
+    monkeypatch.setattr(yaml_reader, "parser_class", lambda: yaml.SafeLoader)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text(text, "s.yaml")
+    field, message = PURE_PYTHON_WORDING.get(case_id, (field, message))
+    assert (info.value.line, info.value.field, info.value.message) == (line, field, message)
 
 
 def test_first_error_in_file_order(tmp_path):
