@@ -158,6 +158,12 @@ class Request:
 
     def append_output_token_ids(self, token_ids: int | Iterable[int]) -> None:
         """Append sampled token(s), hashing each block they complete (vLLM's signature)."""
+        if type(token_ids) is int:  # the engine's own call: one token
+            self._all_token_ids.append(token_ids)
+            self.num_tokens = num_tokens = self.num_tokens + 1
+            if self._hash_block_size and not num_tokens % self._hash_block_size:
+                self._block_hasher(self)
+            return
         for token_id in ((token_ids,) if isinstance(token_ids, int) else token_ids):
             self._all_token_ids.append(token_id)
             self.num_tokens += 1

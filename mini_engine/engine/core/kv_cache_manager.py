@@ -97,9 +97,8 @@ class KVCacheManager:
         if num_tokens_need_slot > max_model_len:
             num_tokens_need_slot = max_model_len
         if (blocks is not None and not new_computed_blocks and not full_sequence_must_fit
-                and self.use_fast_paths):
-            return self._grow(request, blocks, total_computed, num_new_tokens,
-                              num_tokens_need_slot)
+                and self.use_fast_paths and not num_new_computed_tokens):
+            return self.grow_slots(request, num_new_tokens)
         # Admission (prefix hits, the whole sequence must fit) or a request with no blocks.
         new_computed_blocks = new_computed_blocks or []
         num_held = len(blocks) if blocks else 0
@@ -128,18 +127,28 @@ class KVCacheManager:
         self.room[rid] = room
         return new_blocks
 
-    def _grow(self, request: Request, blocks: list[int], total_computed: int,
-              num_new_tokens: int, num_tokens_need_slot: int) -> list[int] | None:
-        """allocate_slots' lean path: a running request growing (the scheduler's decode steps,
-        ~1 call in 8 per request), without the prefix-hit bookkeeping (all zeros here), and
-        with its common case, one block just filled, cached inline."""
+    def grow_slots(self, request: Request, num_new_tokens: int) -> list[int] | None:
+        """allocate_slots' lean path for a running request growing (the scheduler's decode
+        steps and chunks, ~1 call in 8 per request): no prefix hits to book, and its common
+        case, one block just filled, cached inline. Same result as allocate_slots."""
         rid = request.request_id
+        blocks = self.req_to_blocks.get(rid)
+        if blocks is None or not self.use_fast_paths:
+            return self.allocate_slots(request, num_new_tokens)
         block_size = self.block_size
+        total_computed = request.num_computed_tokens
+        if total_computed > self.max_model_len:
+            total_computed = self.max_model_len
+        num_tokens_need_slot = total_computed + num_new_tokens
+        if num_tokens_need_slot > self.max_model_len:
+            num_tokens_need_slot = self.max_model_len
         n_new = -(-num_tokens_need_slot // block_size) - len(blocks)
         if n_new > 0:
             if n_new > len(self.block_pool.free_block_queue):
                 return None
-            new_blocks = self._take_blocks(rid, blocks, n_new)
+            new_blocks = self.block_pool.get_new_blocks(n_new, rid)
+            blocks.extend(new_blocks)
+            self.events.append(BlocksAllocated(rid, tuple(new_blocks)))
         else:
             new_blocks = _NO_BLOCKS
         room = len(blocks) * block_size

@@ -212,7 +212,7 @@ class Scheduler:
     def _schedule_running(self, plan: StepPlan) -> None:
         """Phase A: RUNNING requests in queue order; preempt when their blocks don't fit."""
         kvm = self.kv_cache_manager
-        allocate_slots = kvm.allocate_slots
+        allocate_slots = kvm.grow_slots  # running requests hold blocks
         threshold = self.long_prefill_token_threshold
         max_model_len = self.max_model_len
         token_budget = plan.token_budget
