@@ -8,7 +8,8 @@ SCENARIO is a scenario file (.yaml) or a bundled scenario's name (hello, kv_pree
 
 To name a file that starts with '-', put -- before it: mini-engine validate -- -x.yaml.
 `export` writes OUT all-or-nothing and replaces an existing OUT only with --force. A
-scenario estimated above 100,000 steps or 500 MB is announced on stderr before it runs.
+scenario estimated above 100,000 steps or 500 MB is announced on stderr before it runs;
+no run records more than 1,000,000 steps (refused up front when it certainly would).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ def subparser_init(subparsers) -> None:
 
 def check_one(arg: str, allow_missing: bool) -> str:
     """Check one scenario (or recording): "pass", "fail" or "skip", its line printed."""
-    from mini_engine.cli.estimate import warn_if_large
+    from mini_engine.cli.estimate import check_run_size
     from mini_engine.cli.progress import record_with_progress
     from mini_engine.scenarios.expect import expect_differences, has_expectations
     from mini_engine.sources import open_source
@@ -40,7 +40,7 @@ def check_one(arg: str, allow_missing: bool) -> str:
         say(f"FAIL {scenario.name}: no expect block, nothing to check "
             f"(add one, or pass --allow-missing)")
         return "fail"
-    warn_if_large(source)
+    check_run_size(source)
     rec = record_with_progress(source, label=f"checking {scenario.name}")
     diffs = expect_differences(scenario, rec)
     if diffs:

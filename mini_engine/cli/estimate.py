@@ -1,7 +1,9 @@
-"""How big a run will be, said before it starts: a scenario with `arrival_step: 1000000000`
-or `max_tokens: 100000000` is legal but records for hours, growing by megabytes a second,
-so `run` and `export` warn on stderr (steps, requests, approximate MB) instead of sitting
-silent. The numbers are estimates from the scenario alone, without running the engine.
+"""How big a run will be, said before it starts. A scenario with `arrival_step: 900000`
+or `max_tokens: 900000` is legal but records for many minutes, growing by megabytes a
+second, so `run`, `export` and `check` first refuse a run that cannot fit under the
+recorder's step limit (MAX_RECORDED_STEPS, from its certain lower bound) and warn on
+stderr about a large one (steps, requests, approximate MB) instead of sitting silent.
+The numbers come from the scenario alone, without running the engine.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import sys
 from dataclasses import dataclass
 
 from mini_engine.cli.common import PROG, say
+from mini_engine.recording import limits
 from mini_engine.scenarios.spec import Scenario
 from mini_engine.sources import Source
 
@@ -25,7 +28,7 @@ BYTES_PER_ENTRY = 350
 
 @dataclass(frozen=True)
 class RunSize:
-    steps: int  # about how many steps the run takes (a lower bound if nothing is preempted)
+    steps: int  # about how many steps the run takes
     requests: int
     megabytes: float  # about how much the recording holds in memory
 
@@ -35,13 +38,12 @@ class RunSize:
 
 
 def estimate(scenario: Scenario, until: int | None = None) -> RunSize:
-    """The run's size from its requests: each decodes one token per step after it arrives
-    (at most max_tokens, and never past max_model_len), every step fits at most
-    max_num_batched_tokens tokens and max_num_seqs sequences, and the run lasts at least
-    until the last arrival or event."""
+    """The run's size: at least the recorder's certain lower bound (`estimate_min_steps`),
+    and about as long as its requests need if each generates its max_tokens (never past
+    max_model_len), one token per step after it arrives, with at most
+    max_num_batched_tokens tokens and max_num_seqs sequences a step."""
     cfg = scenario.engine
-    last_event = max((e.step for e in scenario.events), default=0)
-    ends, tokens, decodes = [last_event], 0, 0
+    ends, tokens, decodes = [limits.estimate_min_steps(scenario)], 0, 0
     for spec in scenario.requests:
         prompt = (len(spec.prompt_token_ids) if spec.prompt_token_ids is not None
                   else len((spec.prompt or "").encode("utf-8")))
@@ -58,14 +60,21 @@ def estimate(scenario: Scenario, until: int | None = None) -> RunSize:
     return RunSize(steps, len(scenario.requests), megabytes)
 
 
-def warn_if_large(source: Source, until: int | None = None, hint: str = "") -> RunSize | None:
-    """Say on stderr how big the run will be when it is large (`hint`: what else the user
-    can do); a loaded recording is already bounded by its file: never warned about."""
+def check_run_size(source: Source, until: int | None = None, hint: str = "") -> RunSize | None:
+    """Before recording `source` (up to `until` steps): a StepLimitError (one line) if the
+    run certainly outgrows MAX_RECORDED_STEPS, else a warning on stderr when it is large
+    (`hint`: what else the user can do). A loaded recording is bounded by its file."""
     if source.is_recording:
         return None
-    size = estimate(source.scenario, until)
+    scenario, limit = source.scenario, limits.MAX_RECORDED_STEPS
+    if until is None or until > limit:
+        at_least = limits.estimate_min_steps(scenario)
+        if at_least > limit:  # as record() refuses it: say so before any output
+            raise limits.StepLimitError(scenario, f"the run takes at least {at_least:,} steps")
+    size = estimate(scenario, until)
     if size.large:
+        stops = f"; it stops at the {limit:,}-step limit" if size.steps > limit else ""
         say(f"{PROG}: warning: {source.name}: a large run: about {size.steps:,} steps, "
-            f"{size.requests:,} request{'s' if size.requests != 1 else ''}, ~{size.megabytes:,.0f} MB to record (Ctrl-C stops "
-            f"it{hint})", sys.stderr)
+            f"{size.requests:,} request{'s' if size.requests != 1 else ''}, "
+            f"~{size.megabytes:,.0f} MB to record{stops} (Ctrl-C stops it{hint})", sys.stderr)
     return size

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from mini_engine.cli.common import EXIT_OK, SOURCE_HELP, add_command, say
+from mini_engine.cli.common import (EXIT_OK, SOURCE_HELP, UsageError, add_command, int_at_least,
+                                    say)
 
 NAME = "export"
 OUTPUT_NOTES = """\
@@ -35,11 +36,14 @@ def subparser_init(subparsers) -> None:
     exp.add_argument("--force", action="store_true",
                      help="replace OUT if it is an existing file (never a directory, FIFO, "
                           "device or symlink)")
+    exp.add_argument("--until", type=int_at_least(0), metavar="STEP",
+                     help="record only the first STEP steps of a scenario (the recording "
+                          "says it is incomplete)")
     exp.set_defaults(func=cmd)
 
 
 def cmd(args) -> int:
-    from mini_engine.cli.estimate import warn_if_large
+    from mini_engine.cli.estimate import check_run_size
     from mini_engine.cli.progress import progress, record_with_progress
     from mini_engine.files.write import atomic_write, check_target
     from mini_engine.sources import open_source
@@ -47,8 +51,10 @@ def cmd(args) -> int:
     out = args.jsonl if args.jsonl is not None else args.perfetto
     check_target(out, force=args.force)  # a bad target fails now, not after a long run
     source = open_source(args.scenario)
-    warn_if_large(source)
-    rec = record_with_progress(source)
+    if args.until is not None and source.is_recording:
+        raise UsageError("--until cannot cut a loaded recording")
+    check_run_size(source, args.until, "; --until STEP records fewer")
+    rec = record_with_progress(source, args.until)
     existed = os.path.lexists(out)
     with atomic_write(out, force=args.force) as f:
         if args.jsonl is not None:

@@ -8,6 +8,7 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from mini_engine.errors import MiniEngineError
 from mini_engine.files.write import safe_text
 from mini_engine.recording.store import Recording
 from mini_engine.sources import RECORD_BATCH, Source
@@ -72,7 +73,9 @@ def recorded_steps(source: Source, until: int | None = None,
     """The run's recording and its step numbers 1, 2, ... (at most `until`), each yielded
     as soon as it is recorded: a scenario is recorded RECORD_BATCH steps at a time as the
     steps are read (calling `update(steps_recorded)`), so what reads them can print the
-    first steps of a long run at once. A loaded recording is read as it is."""
+    first steps of a long run at once. A MiniEngineError while recording (the step
+    limit) is raised once the steps recorded before it have been read. A loaded
+    recording is read as it is."""
     if source.is_recording:
         rec = source.loaded
         last = rec.num_steps if until is None else min(until, rec.num_steps)
@@ -82,13 +85,18 @@ def recorded_steps(source: Source, until: int | None = None,
     rec = recorder.recording
 
     def steps() -> Iterator[int]:
-        step = 1
+        step, error = 1, None
         while until is None or step <= until:
             while step > rec.num_steps:
-                if recorder.done:
+                if recorder.done or error is not None:
+                    if error is not None:
+                        raise error  # after every step recorded before it was read
                     return
                 left = RECORD_BATCH if until is None else min(RECORD_BATCH, until - rec.num_steps)
-                recorder.advance(left)
+                try:
+                    recorder.advance(left)
+                except MiniEngineError as e:  # the step limit, a failing model
+                    error = e
                 if update is not None:
                     update(rec.num_steps)
             yield step

@@ -38,14 +38,14 @@ def subparser_init(subparsers) -> None:
 
 
 def cmd(args) -> int:
-    from mini_engine.cli.estimate import warn_if_large
+    from mini_engine.cli.estimate import check_run_size
     from mini_engine.cli.progress import progress, record_with_progress, recorded_steps
     from mini_engine.sources import open_source
 
     source = open_source(args.scenario)
     if args.format == "jsonl" and args.until is not None and source.is_recording:
         raise UsageError("--until cannot cut a loaded recording in --format jsonl")
-    warn_if_large(source, args.until, "; --until STEP runs fewer")
+    check_run_size(source, args.until, "; --until STEP runs fewer")
     out = sys.stdout
     if args.format == "jsonl":
         from mini_engine.recording.jsonl import save_jsonl

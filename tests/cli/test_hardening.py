@@ -408,3 +408,57 @@ def test_ctrl_c_on_a_long_run_exits_130_quietly(tmp_path):
     assert stderr.splitlines() == [
         "mini-engine: warning: forever: a large run: about 900,000 steps, 1 request, ~1,215 MB "
         "to record (Ctrl-C stops it; --until STEP runs fewer)"]
+
+
+HUGE = """\
+name: huge
+description: one request that must generate two million tokens
+engine: {max_model_len: 3000000, num_gpu_blocks: 200000}
+requests:
+  - {id: a, prompt: "abcd", max_tokens: 2000000, ignore_eos: true}
+"""
+HUGE_LINE = ("{path}: huge: the run takes at least 1,999,999 steps; a recording holds at most "
+             "1,000,000 steps (MAX_RECORDED_STEPS): record fewer with --until STEPS, or shorten "
+             "the scenario\n")
+
+
+@pytest.mark.parametrize("argv", [["run", "{path}"], ["run", "{path}", "--format", "jsonl"],
+                                  ["export", "{path}", "--jsonl", "{tmp}/h.jsonl"],
+                                  ["run", "{path}", "--until", "1000001"]])
+def test_a_run_beyond_the_step_limit_is_refused_before_it_starts(capsys, tmp_path, argv):
+    path = tmp_path / "huge.yaml"
+    path.write_text(HUGE)
+    code, out, err = run(capsys, *(a.format(path=path, tmp=tmp_path) for a in argv))
+    assert (code, out, err) == (2, "", HUGE_LINE.format(path=path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.yaml"]
+
+
+def test_a_run_beyond_the_step_limit_can_be_cut_with_until(capsys, tmp_path):
+    path = tmp_path / "huge.yaml"
+    path.write_text(HUGE)
+    code, out, err = run(capsys, "run", str(path), "--until", "3", "--format", "log")
+    assert code == 0 and err == "" and len(out.splitlines()) == 4
+    code, out, err = run(capsys, "export", str(path), "--jsonl", str(tmp_path / "h.jsonl"),
+                         "--until", "3")
+    assert (code, out, err) == (0, f"wrote {tmp_path / 'h.jsonl'} (JSONL recording, 3 steps)\n",
+                                "")
+    code, out, err = run(capsys, "export", str(tmp_path / "h.jsonl"), "--until", "2",
+                         "--perfetto", str(tmp_path / "h.json"))
+    assert (code, out) == (2, "")
+    assert err == "mini-engine: error: --until cannot cut a loaded recording\n"
+
+
+def test_a_run_that_reaches_the_step_limit_stops_with_one_line(capsys, monkeypatch):
+    import mini_engine.recording.recorder as recorder
+
+    monkeypatch.setattr(recorder, "MAX_RECORDED_STEPS", 300)  # as if the run were endless
+    code, out, err = run(capsys, "run", "large_workload", "--format", "log")
+    assert code == 2
+    lines = out.splitlines()
+    assert lines[-2].startswith("Iteration(300): ")  # every step up to the limit, streamed
+    assert lines[-1].startswith("Engine 000: ")
+    assert len(err.splitlines()) == 1
+    assert err.endswith(
+        "large_workload.yaml: large_workload: still running after 300 steps; a recording holds "
+        "at most 1,000,000 steps (MAX_RECORDED_STEPS): record fewer with --until STEPS, or "
+        "shorten the scenario\n")
