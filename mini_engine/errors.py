@@ -6,12 +6,21 @@
 that raises them and are importable from here too (looked up on first use, so that
 importing this module loads none of those packages):
 
-    ConfigError       engine/config.py        an engine setting the engine cannot run with
-    ScenarioError     scenarios/loader.py     a bad scenario file or bundled name
-    RecordingError    recording/jsonl.py      a JSONL recording that cannot be loaded
-    BreakpointError   debug/session.py        a breakpoint the debugger can't use
-    ConditionError    debug/conditions.py     a breakpoint condition that doesn't parse
-    UsageError        cli/common.py           bad command-line input found after parsing
+    ConfigError        engine/config.py       an engine setting the engine cannot run with
+    ConfigTypeError    engine/config.py       ... of the wrong type (also a TypeError)
+    ArgumentError      engine/errors.py       a bad argument to the engine's API (a ValueError)
+    ArgumentTypeError  engine/errors.py       ... of the wrong type (also a TypeError)
+    ModelError         engine/errors.py       a pluggable model that misbehaved in a step
+    ScenarioError      scenarios/error.py     a bad scenario file or bundled name
+    RecordingError     recording/jsonl.py     a JSONL recording that cannot be loaded
+    StepLimitError     recording/limits.py    a run longer than MAX_RECORDED_STEPS
+    InputFileError     files/read.py          a file that can't or mustn't be read
+    OutputFileError    files/write.py         a file that can't or mustn't be written
+    OutputExistsError  files/write.py         ... because it exists (overwrite with force)
+    BreakpointError    debug/session.py       a breakpoint the debugger can't use
+    ConditionError     debug/conditions.py    a breakpoint condition that doesn't parse
+    UsageError         cli/common.py          bad command-line input found after parsing
+    CommandLineError   cli/common.py          ... found by argparse (an option, a missing name)
 """
 
 from __future__ import annotations
@@ -22,11 +31,20 @@ from mini_engine.engine.errors import MiniEngineError, join_lines
 
 SUBCLASSES = {
     "ConfigError": "mini_engine.engine.config",
-    "ScenarioError": "mini_engine.scenarios.loader",
+    "ConfigTypeError": "mini_engine.engine.config",
+    "ArgumentError": "mini_engine.engine.errors",
+    "ArgumentTypeError": "mini_engine.engine.errors",
+    "ModelError": "mini_engine.engine.errors",
+    "ScenarioError": "mini_engine.scenarios.error",
     "RecordingError": "mini_engine.recording.jsonl",
+    "StepLimitError": "mini_engine.recording.limits",
+    "InputFileError": "mini_engine.files.read",
+    "OutputFileError": "mini_engine.files.write",
+    "OutputExistsError": "mini_engine.files.write",
     "BreakpointError": "mini_engine.debug.session",
     "ConditionError": "mini_engine.debug.conditions",
     "UsageError": "mini_engine.cli.common",
+    "CommandLineError": "mini_engine.cli.common",
 }
 
 __all__ = ["MiniEngineError", "error_line", *SUBCLASSES]
