@@ -1,5 +1,6 @@
 """The one loader of what a user names: a scenario file, a bundled scenario's name, or a
-recording (.jsonl). The CLI and the debugger (tui) both open their argument here.
+recording (.jsonl, or a file without .yaml/.yml that starts like one). The CLI and the
+debugger (tui) both open their argument here.
 
     source = open_source("kv_preemption")      # or "my.yaml", or "run.jsonl"
     source.name                                # "kv_preemption": the scenario's name
@@ -14,21 +15,40 @@ Bad input raises a `MiniEngineError` with a one-line message naming file, line a
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Callable
 
+from mini_engine.errors import MiniEngineError
+from mini_engine.files.read import open_input
+from mini_engine.recording.format import FORMAT
+from mini_engine.recording.limits import MAX_RECORDING_BYTES
 from mini_engine.recording.store import Recording
 from mini_engine.scenarios.spec import Scenario
 
 RECORDING_SUFFIX = ".jsonl"
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+# How a recording's first line starts, whatever the JSON spacing.
+RECORDING_START = re.compile(rb'\s*\{\s*"format"\s*:\s*"' + re.escape(FORMAT.encode()) + rb'"')
 RECORD_BATCH = 256  # steps recorded between two progress calls
 
 Progress = Callable[[int], None]  # called with the number of steps done so far
 
 
 def is_recording_path(arg: str | os.PathLike) -> bool:
-    """True when `arg` names a recording (by its suffix) rather than a scenario."""
-    return str(arg).endswith(RECORDING_SUFFIX)
+    """True when `arg` names a recording rather than a scenario: by its suffix (.jsonl),
+    or, for a file named otherwise (no suffix, .txt, but not .yaml or .yml), by its
+    first line, a recording's header."""
+    text = str(arg)
+    if text.endswith(RECORDING_SUFFIX):
+        return True
+    if text.endswith(SCENARIO_SUFFIXES) or not os.path.isfile(text):
+        return False
+    try:  # the scenario loader reports any problem with the file
+        with open_input(text, what="a file", max_bytes=MAX_RECORDING_BYTES) as f:
+            return RECORDING_START.match(f.read(200)) is not None
+    except MiniEngineError:
+        return False
 
 
 def open_scenario(arg: str | os.PathLike) -> Scenario:
@@ -76,7 +96,7 @@ class Source:
 def open_source(arg: str | os.PathLike) -> Source:
     """Open a scenario file, a bundled scenario's name or a .jsonl recording; recording a
     scenario is left to `Source.recording()` (it may take a while: the caller shows progress)."""
-    text = str(arg)
+    text = os.fsdecode(os.fspath(arg))
     if is_recording_path(text):
         from mini_engine.recording.jsonl import load_jsonl
         rec = load_jsonl(text)
@@ -102,5 +122,5 @@ def as_recording(source: Recording | Scenario | Source) -> Recording:
     raise TypeError(f"expected a Recording, a Scenario or a Source, got {type(source).__name__}")
 
 
-__all__ = ["RECORDING_SUFFIX", "Source", "as_recording", "is_recording_path", "open_scenario",
+__all__ = ["RECORDING_SUFFIX", "SCENARIO_SUFFIXES", "Source", "as_recording", "is_recording_path", "open_scenario",
            "open_source", "record_scenario"]

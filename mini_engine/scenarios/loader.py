@@ -10,10 +10,13 @@ then constructed and validated (yaml_tree.py, which documents its bounds); a pyd
 error's location path (`("requests", 2, "max_tokens")`) is walked through the node tree to
 find its line.
 
-A scenario file may be at most MAX_SCENARIO_BYTES = 16 MiB (refused before it is read,
-like anything that is not a regular file: files/read.py) and hold at most
-MAX_YAML_NODES values. Measured with `python benchmarks/input_bench.py` (2 cores): a
-16 MiB scenario of 200,000 requests loads in about 5 s, one of a 16 MiB prompt in 0.2 s.
+Limits, so that any file loads or is refused within seconds: a scenario file may be at
+most MAX_SCENARIO_BYTES = 8 MiB (a larger one is refused before it is read, like anything
+that is not a regular file: files/read.py), hold at most MAX_YAML_NODES = 1,000,000
+values (yaml_reader.py) and MAX_REQUESTS = 100,000 requests (schema.py; a generate block
+adds up to 100,000 more). Large workloads belong in a generate block. Measured with
+`python benchmarks/input_bench.py` on 2 busy cores: an 8 MiB scenario of 100,000 requests
+loads in about 2-3 s; at 16 MB every shape is refused at once.
 
 Any problem raises exactly one `ScenarioError` (the first one, in file order), whose
 `str()` is a single line `path:line: field: message`.
@@ -53,15 +56,15 @@ from pydantic import ValidationError
 from mini_engine.files.read import InputFileError, read_text
 from mini_engine.scenarios.error import ScenarioError, echo
 from mini_engine.scenarios.generate import expand_generate, generate_spec
-from mini_engine.scenarios.schema import (UNION_TAGS, FieldError, LastPlusPosSection,
-                                          ScenarioFile, ToyModelSection)
+from mini_engine.scenarios.schema import (MAX_REQUESTS, UNION_TAGS, FieldError,
+                                          LastPlusPosSection, ScenarioFile, ToyModelSection)
 from mini_engine.scenarios.spec import Expect, ModelSpec, RequestSpec, Scenario
 from mini_engine.scenarios.yaml_reader import YamlDocument, locate, read_yaml
 
 __all__ = ["MAX_SCENARIO_BYTES", "ScenarioError", "load_scenario", "load_scenario_text",
            "scenario_json_schema", "ScenarioFile"]
 
-MAX_SCENARIO_BYTES = 16 * 1024 * 1024  # a scenario file; larger ones are refused unread
+MAX_SCENARIO_BYTES = 8 * 1024 * 1024  # a scenario file; larger ones are refused unread
 
 
 def scenario_json_schema() -> dict:
@@ -152,6 +155,9 @@ def _message(err: dict) -> str:
         return f"must be {ctx['expected']}, got {_describe(value)}"
     if kind in ("string_too_short", "too_short") and ctx.get("min_length") == 1:
         return "must not be empty"
+    if kind == "too_long" and tuple(err["loc"]) == ("requests",):
+        return (f"more than {MAX_REQUESTS:,} requests (the limit, MAX_REQUESTS): use a "
+                f"generate block for large workloads")
     if kind == "too_short" or kind == "too_long":
         lo = 2 if "min_length" not in ctx else ctx["min_length"]
         return f"expected a list of {lo} items ([min, max]), got {ctx.get('actual_length')}" \

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from mini_engine.engine.config import ConfigError, EngineConfig
 from mini_engine.engine.request import RequestStatus
@@ -32,10 +32,11 @@ from mini_engine.scenarios.spec import ScenarioEvent
 __all__ = ["FieldError", "ScenarioFile", "EngineSection", "ModelSection", "ToyModelSection",
            "LastPlusPosSection", "ConstantSection", "RequestSection", "EventSection",
            "ResetPrefixCacheSection", "UNION_TAGS",
-           "GenerateSection", "ExpectSection", "MODEL_RULES", "MAX_SCENARIO_STEP",
+           "GenerateSection", "ExpectSection", "MODEL_RULES", "MAX_REQUESTS", "MAX_SCENARIO_STEP",
            "INT32_MAX", "INT64_MAX", "INT64_MIN"]
 
 MAX_GENERATED_TOKENS = 20_000_000  # generate.count * longest prompt
+MAX_REQUESTS = 100_000  # listed in `requests` (a generate block's count has the same bound)
 MAX_SCENARIO_STEP = 1_000_000  # arrivals and events: a run is recorded for at most this many
 INT32_MAX = 2**31 - 1  # token counts
 INT64_MAX = 2**63 - 1  # seeds, priorities
@@ -187,7 +188,6 @@ class RequestSection(_Strict):
         None, ge=-1, le=INT32_MAX,
         description="vLLM's prompt_logprobs (-1: all): none are computed here, "
         "but as in vLLM the request then skips reading the prefix cache")
-    _params: SamplingParams | None = PrivateAttr(None)  # made (so checked) once
 
     @model_validator(mode="after")
     def _check(self) -> "RequestSection":
@@ -197,7 +197,7 @@ class RequestSection(_Strict):
             raise FieldError(("prompt_token_ids",),
                             "give only one of prompt or prompt_token_ids, not both")
         try:
-            self._params = self._make_params()
+            self.sampling_params()  # made (so checked) once, here
         except (ValueError, TypeError) as e:
             field = getattr(e, "argument", None) or next(
                 (f for f in ("min_tokens", "max_tokens", "temperature") if str(e).startswith(f)),
@@ -208,9 +208,10 @@ class RequestSection(_Strict):
 
     def sampling_params(self) -> SamplingParams:
         """The request's SamplingParams (the one made when the section was validated)."""
-        return self._params if self._params is not None else self._make_params()
+        return self.params
 
-    def _make_params(self) -> SamplingParams:
+    @functools.cached_property
+    def params(self) -> SamplingParams:
         return SamplingParams(
             max_tokens=self.max_tokens, min_tokens=self.min_tokens,
             temperature=self.temperature, seed=self.seed, ignore_eos=self.ignore_eos,
@@ -271,7 +272,7 @@ class EventSection(_Strict):
 class GenerateSection(_Strict):
     """Many requests from a seed (numpy default_rng), appended after the explicit ones."""
 
-    count: int = Field(ge=1, le=100_000)
+    count: int = Field(ge=1, le=MAX_REQUESTS)
     seed: Seed = 0
     prompt_len: IntRange = Field(default_factory=lambda: [8, 64])
     max_tokens: IntRange = Field(default_factory=lambda: [4, 64])
@@ -329,7 +330,7 @@ class ScenarioFile(_Strict):
     description: str = Field(min_length=1, description="what to look at, and why")
     engine: EngineSection = Field(default_factory=EngineSection)
     model: ModelSection = Field(default_factory=ToyModelSection)
-    requests: list[RequestSection] = Field(default_factory=list)
+    requests: list[RequestSection] = Field(default_factory=list, max_length=MAX_REQUESTS)
     events: list[EventSection] = Field(default_factory=list)
     generate: GenerateSection | None = None
     expect: ExpectSection | None = None

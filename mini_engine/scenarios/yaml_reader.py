@@ -8,7 +8,7 @@ SafeLoader's meaning: the same tags and implicit types, anchors and aliases (a v
 reached twice is the same object), merge keys (`<<`). Each list and mapping gets a
 `Lines` entry (the line of each item or key) for error messages. Bounds:
 
-    MAX_YAML_NODES     2,000,000  values (scalars, lists, mappings) in one file
+    MAX_YAML_NODES     1,000,000  values (scalars, lists, mappings) in one file
     MAX_NESTING_DEPTH  64         lists and mappings inside each other, aliases followed
     MAX_ALIAS_NODES    100,000    values added by expanding aliases (alias bombs)
     MAX_SCALAR_CHARS   100        characters of an integer or a number
@@ -36,7 +36,7 @@ from mini_engine.scenarios.yaml_errors import yaml_error
 __all__ = ["MAX_ALIAS_NODES", "MAX_NESTING_DEPTH", "MAX_SCALAR_CHARS", "MAX_YAML_NODES",
            "Lines", "YamlDocument", "field_name", "parser_class", "read_yaml"]
 
-MAX_YAML_NODES = 2_000_000
+MAX_YAML_NODES = 1_000_000
 MAX_NESTING_DEPTH = 64
 MAX_ALIAS_NODES = 100_000
 MAX_SCALAR_CHARS = 100

@@ -56,15 +56,23 @@ def test_a_device_or_a_link_to_one_is_refused(tmp_path: Path, device: str) -> No
 
 
 def test_a_file_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
-    assert MAX_SCENARIO_BYTES == 16 * 1024 * 1024
+    assert MAX_SCENARIO_BYTES == 8 * 1024 * 1024
     path = tmp_path / "big.yaml"
     with open(path, "wb") as f:  # sparse: nothing is written, and nothing must be read
-        f.truncate(17 * 1024 * 1024 + 200_000)
-    assert str(error_of(path)) == f"{path}: 17.2 MB is over the 16 MB limit for a scenario"
+        f.truncate(16 * 1024 * 1024 + 200_000)
+    assert str(error_of(path)) == f"{path}: 16.2 MB is over the 8 MB limit for a scenario"
     with open(path, "wb") as f:
         f.truncate(MAX_SCENARIO_BYTES + 1)
-    assert str(error_of(path)) == (f"{path}: 16777217 bytes is over the 16 MB (16777216 bytes) "
+    assert str(error_of(path)) == (f"{path}: 8388609 bytes is over the 8 MB (8388608 bytes) "
                                    f"limit for a scenario")
+
+
+def test_too_many_requests(monkeypatch) -> None:
+    text = "name: t\ndescription: d\nrequests:\n" + "  - {prompt: a}\n" * 100_001
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text(text, "x.yaml")
+    assert str(info.value) == ("x.yaml:3: requests: more than 100,000 requests (the limit, "
+                               "MAX_REQUESTS): use a generate block for large workloads")
 
 
 def test_too_many_values_stop_the_parse(monkeypatch) -> None:
@@ -140,3 +148,16 @@ def test_missing_file_directory_and_unreadable(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as info:
         load_scenario(missing)
     assert str(info.value) == f"{missing}: no such file"
+
+
+def test_a_recording_without_its_suffix_opens_as_a_recording(tmp_path: Path) -> None:
+    from mini_engine.recording.jsonl import save_jsonl
+    from mini_engine.sources import record_scenario
+    rec = record_scenario(load_scenario_text(GOOD, "t.yaml"))
+    path = tmp_path / "run"
+    save_jsonl(rec, path)
+    source = open_source(str(path))
+    assert source.is_recording and source.loaded.num_steps == rec.num_steps
+    text = tmp_path / "scenario.txt"
+    text.write_text(GOOD, encoding="utf-8")
+    assert not open_source(str(text)).is_recording

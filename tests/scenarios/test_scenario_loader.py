@@ -15,6 +15,7 @@ import yaml
 
 from mini_engine.engine.config import EngineConfig
 from mini_engine.engine.llm_engine import LLMEngine
+from mini_engine.engine.request import RequestStatus
 from mini_engine.scenarios.spec import Scenario
 from mini_engine.scenarios import yaml_reader
 from mini_engine.scenarios.catalog import bundled_scenarios, resolve_scenario
@@ -25,6 +26,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 HEAD = "name: t\ndescription: d\n"
 ONE = HEAD + "requests:\n  - prompt: hello\n"
+# The engine's finished statuses, in order, as an expect block's error lists them.
+FINISHED = [s.name for s in RequestStatus if RequestStatus.is_finished(s)]
+STATUS_CHOICES = ", ".join(map(repr, FINISHED[:-1])) + f" or {FINISHED[-1]!r}"
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "s.yaml") -> Path:
@@ -169,11 +173,9 @@ BAD = [
     ("model_not_mapping", HEAD + "model: toy\nrequests: [{prompt: a}]\n", 3, "model",
      "expected a mapping, got 'toy' (a string)"),
     ("expect_bad_status", ONE + "expect:\n  statuses:\n    req-0: DONE\n", 7,
-     "expect.statuses.req-0", "must be 'FINISHED_STOPPED', 'FINISHED_LENGTH', "
-     "'FINISHED_ABORTED' or 'FINISHED_IGNORED', got 'DONE' (a string)"),
+     "expect.statuses.req-0", f"must be {STATUS_CHOICES}, got 'DONE' (a string)"),
     ("expect_running_status", ONE + "expect:\n  statuses: {req-0: RUNNING}\n", 6,
-     "expect.statuses.req-0", "must be 'FINISHED_STOPPED', 'FINISHED_LENGTH', "
-     "'FINISHED_ABORTED' or 'FINISHED_IGNORED', got 'RUNNING' (a string)"),
+     "expect.statuses.req-0", f"must be {STATUS_CHOICES}, got 'RUNNING' (a string)"),
     ("expect_unknown_request", ONE + "expect:\n  statuses:\n    req-1: FINISHED_LENGTH\n", 7,
      "expect.statuses.req-1", "unknown request 'req-1'; did you mean 'req-0'?"),
     ("expect_negative_steps", ONE + "expect:\n  total_steps: -3\n", 6, "expect.total_steps",
@@ -384,8 +386,8 @@ def test_json_schema_shape_and_keys():
                                              {"required": ["reset_prefix_cache"]}]
     assert len(schema["properties"]["model"]["oneOf"]) == 3
     statuses = defs["ExpectSection"]["properties"]["statuses"]["additionalProperties"]
-    assert set(statuses["enum"]) == {"FINISHED_STOPPED", "FINISHED_LENGTH", "FINISHED_ABORTED",
-                                     "FINISHED_IGNORED"}
+    assert set(statuses["enum"]) == set(FINISHED) >= {
+        "FINISHED_STOPPED", "FINISHED_LENGTH", "FINISHED_ABORTED", "FINISHED_IGNORED"}
 
     def walk(node):  # every $ref resolves inside the document
         if isinstance(node, dict):
