@@ -63,7 +63,7 @@ def scenario_texts(target: int, limit: int) -> dict[str, str]:
     engine = "engine: {num_gpu_blocks: 100000, max_num_seqs: 256, max_num_batched_tokens: 8192}\n"
     line = target - 200
     many_flow = _fill(HEAD + engine + "requests:\n", lambda i: (
-        f'  - {{prompt: "the quick brown fox jumps over the lazy dog {i}", '
+        f'  - {{prompt: "the quick brown fox jumps over the lazy dog, request number {i}", '
         f'max_tokens: {1 + i % 16}}}\n'), target)
     return {
         "many_flow": many_flow,

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from mini_engine.engine.config import ConfigError, EngineConfig
+from mini_engine.engine.config import MAX_NUM_GPU_BLOCKS, ConfigError, EngineConfig
 from mini_engine.engine.request import RequestStatus
 from mini_engine.engine.sampling_params import SamplingParams
 from mini_engine.engine.tokenizer import ByteTokenizer
@@ -94,23 +94,34 @@ class _Strict(BaseModel):
         return data
 
 
-class EngineSection(_Strict):
-    """EngineConfig fields, with vLLM's names and EngineConfig's defaults."""
+def _setting(name: str, description: str | None = None, lo: int | None = None,
+             hi: int | None = None, enum: list | None = None) -> Any:
+    """An engine setting: its type and default here; its value is EngineConfig's to check
+    (one validation path for YAML, `--set` and the API); its bounds are only shown in the
+    JSON Schema, for editors."""
+    extra = {key: value for key, value in (("minimum", lo), ("maximum", hi), ("enum", enum))
+             if value is not None}
+    return Field(_ENGINE_DEFAULTS[name], description=description, json_schema_extra=extra or None)
 
-    max_num_batched_tokens: int = Field(_ENGINE_DEFAULTS["max_num_batched_tokens"], ge=1,
-                                        description="token budget per step")
-    max_num_seqs: int = Field(_ENGINE_DEFAULTS["max_num_seqs"], ge=1,
-                              description="seats: most requests RUNNING at once")
-    long_prefill_token_threshold: int = Field(
-        _ENGINE_DEFAULTS["long_prefill_token_threshold"], ge=0,
-        description="cap on prefill tokens per request per step (0: no cap)")
-    enable_chunked_prefill: bool = _ENGINE_DEFAULTS["enable_chunked_prefill"]
-    block_size: int = Field(_ENGINE_DEFAULTS["block_size"], ge=1, description="tokens per KV block")
-    num_gpu_blocks: int = Field(_ENGINE_DEFAULTS["num_gpu_blocks"], ge=2, le=1_000_000,
-                                description="KV blocks, including the reserved null block 0")
-    enable_prefix_caching: bool = _ENGINE_DEFAULTS["enable_prefix_caching"]
-    max_model_len: int = Field(_ENGINE_DEFAULTS["max_model_len"], ge=1)
-    policy: Literal["fcfs", "priority"] = _ENGINE_DEFAULTS["policy"]
+
+class EngineSection(_Strict):
+    """EngineConfig fields, with vLLM's names and EngineConfig's defaults and checks."""
+
+    max_num_batched_tokens: int = _setting("max_num_batched_tokens", "token budget per step",
+                                           1, INT32_MAX)
+    max_num_seqs: int = _setting("max_num_seqs", "seats: most requests RUNNING at once",
+                                 1, INT32_MAX)
+    long_prefill_token_threshold: int = _setting(
+        "long_prefill_token_threshold",
+        "cap on prefill tokens per request per step (0: no cap)", 0, INT32_MAX)
+    enable_chunked_prefill: bool = _setting("enable_chunked_prefill")
+    block_size: int = _setting("block_size", "tokens per KV block", 1, INT32_MAX)
+    num_gpu_blocks: int = _setting("num_gpu_blocks",
+                                   "KV blocks, including the reserved null block 0",
+                                   2, MAX_NUM_GPU_BLOCKS)
+    enable_prefix_caching: bool = _setting("enable_prefix_caching")
+    max_model_len: int = _setting("max_model_len", None, 1, INT32_MAX)
+    policy: str = _setting("policy", None, enum=["fcfs", "priority"])
 
     @model_validator(mode="after")
     def _engine_accepts(self) -> "EngineSection":
