@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mini_engine.files.read import printable
 from mini_engine.scenarios.spec import Expect, Scenario
 
 if TYPE_CHECKING:  # the recording layer sits above scenarios: read, never imported
@@ -18,14 +19,15 @@ def has_expectations(expect: Expect | None) -> bool:
 
 def expect_differences(scenario: Scenario, rec: Recording) -> list[str]:
     """What differs between a scenario's `expect` block and a (complete) recording of it,
-    one `key: expected X, got Y` line each; empty when everything matches."""
+    one `key: expected X, got Y` line each (a request id shown printable and short);
+    empty when everything matches."""
     exp = scenario.expect
     final = rec.seek(rec.num_steps)
     diffs = []
     for rid, want in exp.statuses.items():
         got = final.status_name(rid)
         if got != want:
-            diffs.append(f"statuses.{rid}: expected {want}, got {got}")
+            diffs.append(f"statuses.{printable(rid, 100)}: expected {want}, got {got}")
     if exp.total_steps is not None and exp.total_steps != rec.num_steps:
         diffs.append(f"total_steps: expected {exp.total_steps}, got {rec.num_steps}")
     if exp.num_preemptions is not None:
