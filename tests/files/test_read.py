@@ -12,7 +12,7 @@ import pytest
 
 from mini_engine.errors import MiniEngineError
 from mini_engine.files.read import (InputFileError, display_name, format_size, open_input,
-                                    read_text)
+                                    printable, read_text)
 
 LIMIT = 1000
 
@@ -138,3 +138,10 @@ def test_display_name() -> None:
 def test_format_size() -> None:
     assert [format_size(n) for n in (12, 2048, 16 * 1024 * 1024, 18_035_000, 3 * 1024 ** 3)] == \
         ["12 bytes", "2 KB", "16 MB", "17.2 MB", "3 GB"]
+
+
+def test_printable_shortens_and_escapes_any_text() -> None:
+    assert printable("plain", 10) == "plain"
+    assert printable("a\x1b[2Jb", 50) == "a\\x1b[2Jb"
+    assert printable("x" * 30, 10) == "xxxx...xxx"
+    assert len(printable("\n" * 1000, 100)) == 100
