@@ -161,16 +161,20 @@ class DebuggerApp(FileActions, App):
 
     @work(thread=True, group="session")
     def _load_and_record(self, load, label: str, keep_step: bool, open_token: int) -> None:
-        """Load (in this thread), show the session, then record it in batches, showing the
-        progress after each; stops when a newer session replaces this one."""
+        """Load and record a first batch (in this thread), show the session, then record
+        the rest in batches, showing the progress after each; stops when a newer session
+        replaces this one."""
         worker = get_current_worker()
         try:
             session, path = load()
+            # The first batch too: a run the engine refuses at once is a load error (the
+            # session on screen stays), not a new session that stops at step 0.
+            more = session.record_more(RECORD_BATCH)
         except Exception as err:  # noqa: BLE001 - whatever a hostile file does: a dialog
             self._call(worker, self._open_failed, open_token, label, err)
             return
         token = self._call(worker, self._start, session, path, keep_step, open_token)
-        more = token is not None and not session.complete
+        more = more and token is not None
         while more and not worker.is_cancelled and token == self._load_token:
             try:
                 more = session.record_more(RECORD_BATCH)

@@ -12,6 +12,7 @@ import html
 import sys
 
 from tui.app import DebuggerApp
+from tui.text import shown
 
 SIZE = (120, 36)
 
@@ -32,7 +33,7 @@ async def check(source: str) -> list[str]:
         if session is None or not session.complete:
             problems.append("the recording did not finish")
         screen = html.unescape(app.export_screenshot()).replace("\xa0", " ")  # SVG text
-        name = session.scenario_name if session is not None else source
+        name = shown(session.scenario_name if session is not None else source)
         if name not in screen or "step 0 /" not in screen:
             problems.append(f"the header does not show {name!r} at step 0")
     return problems
