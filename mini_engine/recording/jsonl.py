@@ -132,7 +132,7 @@ def _validation_error(name: str, lineno: int, e: ValidationError) -> RecordingEr
     if len(msg) > _MAX_MESSAGE:
         msg = msg[:_MAX_MESSAGE] + "..."
     if err["type"] == "json_invalid":
-        return RecordingError(name, lineno, f"invalid JSON: {msg}")
+        return RecordingError(name, lineno, f"invalid JSON: {msg.removeprefix('Invalid JSON: ')}")
     return RecordingError(name, lineno, msg, _short_field(err["loc"]) or None)
 
 

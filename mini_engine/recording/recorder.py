@@ -24,11 +24,16 @@ from mini_engine.recording.codes import (ABORTED, BLOCK_CACHED_FREE, BLOCK_FREE,
                                          read_only)
 from mini_engine.recording.limits import MAX_RECORDED_STEPS, StepLimitError, estimate_min_steps
 from mini_engine.recording.records import Happening, StepDelta, StepMetrics
+from mini_engine.recording.snapshots import SNAPSHOT_STEPS, SnapshotKeeper, resume_at
 from mini_engine.recording.store import Recording
-from mini_engine.scenarios.runner import RunnerSnapshot, ScenarioRunner
+from mini_engine.scenarios.runner import ScenarioRunner
 from mini_engine.scenarios.spec import Scenario
 
-_NO_SAMPLES = read_only(np.zeros(0, np.int32))
+__all__ = ["MAX_RECORDED_STEPS", "Recorder", "RecordingBuilder", "SNAPSHOT_STEPS", "StepLimitError",
+           "emitted_frames", "record", "resume_at"]
+
+_NO_SAMPLES = read_only(np.zeros(0, np.int32))  # shared by every idle step
+_NO_KINDS = read_only(np.zeros(0, np.int8))
 
 
 class _Frame:
@@ -252,10 +257,9 @@ class RecordingBuilder:
     def _scheduled(self, frame: _Frame, step: EngineStep | None):
         """Indices, tokens and kinds of the scheduled entries, and the counters after them."""
         counts = {"prefill": 0, "decode": 0, "generated": 0, "prompt": 0, "first": []}
-        empty = np.zeros(0, np.int32)
         if step is None or not step.req_ids:
             self._prev_all_sampled = False
-            return empty, empty, np.zeros(0, np.int8), _NO_SAMPLES, None, None, counts
+            return _NO_SAMPLES, _NO_SAMPLES, _NO_KINDS, _NO_SAMPLES, None, None, counts
         rec = self.recording
         ids = step.req_ids
         m = len(ids)
@@ -360,19 +364,16 @@ class RecordingBuilder:
             kv_cache_usage_at_schedule=view.kv_cache_usage if view is not None else None)
 
 
-SNAPSHOT_STEPS = 64  # a live recording keeps the engine's state every this many steps
-
-
 def emitted_frames(scenario: Scenario, runner: ScenarioRunner | None = None,
-                   on_snapshot: Callable[[int, RunnerSnapshot], None] | None = None,
+                   keeper: SnapshotKeeper | None = None,
                    ) -> Iterator[tuple[EngineStep | None, tuple]]:
     """Run the scenario and yield what the engine emitted, frame by frame: (None, the events
     before the first step), then (the step's record, the events after it) for each step.
     Given a `runner` (resumed mid-run), only its later steps are yielded. A run still
     going after MAX_RECORDED_STEPS steps raises StepLimitError instead of its next step.
 
-    With `on_snapshot`, the runner's state is handed over after step 0 and every
-    SNAPSHOT_STEPS steps (what resuming at a recorded step starts from).
+    With a `keeper`, the runner's state is handed to it at the steps it asks for (what
+    resuming at a recorded step starts from; snapshots.py).
     """
     if runner is None:
         runner = ScenarioRunner(scenario)
@@ -381,21 +382,31 @@ def emitted_frames(scenario: Scenario, runner: ScenarioRunner | None = None,
     while not runner.is_done():
         if runner.steps_done > MAX_RECORDED_STEPS:  # one step of look-ahead (Recorder)
             raise StepLimitError(scenario, f"still running after {MAX_RECORDED_STEPS:,} steps")
-        if on_snapshot is not None and runner.steps_done % SNAPSHOT_STEPS == 0:
-            on_snapshot(runner.steps_done, runner.snapshot())
+        if keeper is not None and keeper.due(runner.steps_done):
+            keeper.keep(runner.steps_done, runner.snapshot())
         runner.step()
         yield engine.last_step, engine.take_events()
+
+
+UNKNOWN = object()  # Recorder(until=...) not given
 
 
 class Recorder:
     """Runs a scenario and grows `self.recording` step by step (for a background thread)."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, until: int | None | object = UNKNOWN) -> None:
+        """`until`: the most steps the caller will ask for (None: all of them). When that
+        may pass MAX_RECORDED_STEPS, a run that `estimate_min_steps` already puts beyond
+        the limit raises StepLimitError here, before any step runs. Not given: the caller
+        does not say, and only the limit itself stops the run."""
+        if until is None or (isinstance(until, int) and until > MAX_RECORDED_STEPS):
+            at_least = estimate_min_steps(scenario)
+            if at_least > MAX_RECORDED_STEPS:
+                raise StepLimitError(scenario, f"the run takes at least {at_least:,} steps")
         self.error: StepLimitError | None = None  # the run outgrew MAX_RECORDED_STEPS
         self.builder = RecordingBuilder(scenario)
         self.recording = self.builder.recording
-        self._frames = emitted_frames(scenario,
-                                      on_snapshot=self.recording.snapshots.__setitem__)
+        self._frames = emitted_frames(scenario, keeper=SnapshotKeeper(self.recording))
         _, before = next(self._frames)
         self.builder.begin(before)
         # The engine runs one step ahead, so that the run's end is known as it is recorded.
@@ -434,11 +445,7 @@ def record(scenario: Scenario, progress: Callable[[int], None] | None = None,
     """Record a run (its first `until` steps when given); `progress(steps_done)` is called
     every `batch` steps and at the end. A run longer than MAX_RECORDED_STEPS raises
     StepLimitError: at once when `estimate_min_steps` already says so, else at the limit."""
-    if until is None or until > MAX_RECORDED_STEPS:
-        at_least = estimate_min_steps(scenario)
-        if at_least > MAX_RECORDED_STEPS:
-            raise StepLimitError(scenario, f"the run takes at least {at_least:,} steps")
-    recorder = Recorder(scenario)
+    recorder = Recorder(scenario, until)
     rec = recorder.recording
     while not recorder.done and (until is None or rec.num_steps < until):
         recorder.advance(batch if until is None else min(batch, until - rec.num_steps))
@@ -447,27 +454,3 @@ def record(scenario: Scenario, progress: Callable[[int], None] | None = None,
     if progress is not None and rec.num_steps == 0:
         progress(0)  # a run with no step still reports once
     return rec
-
-
-def resume_at(recording: Recording, step: int, **changed_settings) -> ScenarioRunner:
-    """A live runner at frame `step` of a recorded run, optionally with new scheduler settings.
-
-    It resumes the nearest earlier engine snapshot the recording keeps and replays at
-    most SNAPSHOT_STEPS - 1 steps. A recording without them (loaded from a file) gets
-    them made on the way, by replaying its scenario once, and keeps them.
-    """
-    if not 0 <= step <= recording.num_steps:
-        raise IndexError(f"step {step} out of range 0..{recording.num_steps}")
-    snapshots = recording.snapshots
-    base = max((k for k in snapshots if k <= step), default=None)
-    runner = (ScenarioRunner.resume(snapshots[base]) if base is not None
-              else ScenarioRunner(recording.scenario))
-    runner.engine.take_events()  # frame `base` is recorded already
-    while runner.steps_done < step:
-        if runner.steps_done % SNAPSHOT_STEPS == 0 and runner.steps_done not in snapshots:
-            snapshots[runner.steps_done] = runner.snapshot()
-        runner.step()
-        runner.engine.take_events()  # already in the recording's frames
-    if changed_settings:
-        return ScenarioRunner.resume(runner.snapshot(), **changed_settings)
-    return runner

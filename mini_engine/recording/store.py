@@ -67,6 +67,9 @@ class Recording:
 
     KEYFRAME_STEPS = 128
     KEYFRAME_ENTRIES = 16384
+    # What the keyframes may hold (a million KV blocks is 1 MB a keyframe); past it they
+    # are thinned and come half as often, so seeking applies more deltas, never more memory.
+    MAX_KEYFRAME_BYTES = 256 * 1024 ** 2
 
     def __init__(self, scenario: Scenario, tool_version: str | None = None) -> None:
         from mini_engine.version import __version__
@@ -95,6 +98,9 @@ class Recording:
         self._keyframes: list[_Keyframe] = []
         self._kf_steps: list[int] = []
         self._entries_since_kf = 0
+        self._changed_since_kf = False
+        self._kf_every = (self.KEYFRAME_STEPS, self.KEYFRAME_ENTRIES)  # steps, entries
+        self._kf_bytes = 0
         self._index: dict[str, list[int]] = {k: [] for k in EVENT_KINDS + ("reported",)}
         self._req_index: dict[tuple[str, int], list[int]] = {}
         self._summary_cols: dict[str, list] = {k: [] for k in (
@@ -106,8 +112,10 @@ class Recording:
         self._samples_cache: tuple[int, tuple] | None = None
         self.complete = False
         self.num_steps = -1  # frames 0..num_steps are readable
-        # Engine states to resume from (recorder.resume_at), by step: opaque to the recording.
+        # Engine states to resume from (snapshots.resume_at), by step: opaque to the
+        # recording; kept every `snapshot_every` steps (0: none kept yet).
         self.snapshots: dict[int, object] = {}
+        self.snapshot_every = 0
 
     # -------------------------------------------------------------- growth (internal)
 
@@ -145,14 +153,34 @@ class Recording:
             sc[name].append(getattr(m, name))
         self._entries_since_kf += len(d.sched_req) + len(d.rows) + 4 * len(d.table_ops) + len(
             d.block_changes)
-        if (not self._kf_steps or d.step - self._kf_steps[-1] >= self.KEYFRAME_STEPS
-                or self._entries_since_kf >= self.KEYFRAME_ENTRIES):
-            self._keyframes.append(_Keyframe(
-                d.step, {k: v.copy() for k, v in cols.items()},
-                {ri: tuple(t) for ri, t in tables.items()}, codes.copy()))
-            self._kf_steps.append(d.step)
-            self._entries_since_kf = 0
+        self._changed_since_kf |= bool(len(d.sched_req) or len(d.rows) or d.table_ops
+                                       or len(d.block_changes))
+        if (not self._kf_steps or d.step - self._kf_steps[-1] >= self._kf_every[0]
+                or self._entries_since_kf >= self._kf_every[1]):
+            self._add_keyframe(d.step)
         self.num_steps = d.step  # published last: readers see complete frames only
+
+    def _add_keyframe(self, step: int) -> None:
+        """Keep the current columns (shared with the last keyframe when nothing changed),
+        then thin the keyframes if they pass MAX_KEYFRAME_BYTES."""
+        if self._keyframes and not self._changed_since_kf:
+            last = self._keyframes[-1]
+            kf = _Keyframe(step, last.cols, last.tables, last.codes)
+        else:
+            kf = _Keyframe(step, {k: v.copy() for k, v in self._cols.items()},
+                           {ri: tuple(t) for ri, t in self._tables.items()}, self._codes.copy())
+            self._kf_bytes += (sum(v.nbytes for v in kf.cols.values()) + kf.codes.nbytes
+                               + 8 * sum(map(len, kf.tables.values())))
+        self._keyframes.append(kf)
+        self._kf_steps.append(step)
+        self._entries_since_kf = 0
+        self._changed_since_kf = False
+        if self._kf_bytes > self.MAX_KEYFRAME_BYTES and len(self._keyframes) > 2:
+            # Every other keyframe goes (the first stays); later ones come half as often.
+            keep = self._keyframes[::2]
+            self._kf_bytes = self._kf_bytes * len(keep) // len(self._keyframes)
+            self._keyframes, self._kf_steps = keep, [k.step for k in keep]
+            self._kf_every = (self._kf_every[0] * 2, self._kf_every[1] * 2)
 
     def _add_index(self, kind: str, step: int, ri: int | None) -> None:
         lst = self._index[kind]

@@ -140,32 +140,3 @@ def test_errors(saved, tmp_path):
                               f"must be a regular file")
     p = _write(tmp_path, "".join(lines) + "{}\n")
     assert _err(p) == f"{p}:{len(lines) + 1}: unexpected data after the final line"
-
-
-def test_load_streams_line_by_line(saved, monkeypatch):
-    """load_jsonl never calls read() on the whole file."""
-    rec, path = saved
-    import builtins
-    real_open = builtins.open
-
-    class NoRead:
-        def __init__(self, f):
-            self._f = f
-
-        def read(self, *a):
-            raise AssertionError("whole-file read")
-
-        def readline(self):
-            return self._f.readline()
-
-        def __iter__(self):
-            return iter(self._f)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *a):
-            self._f.close()
-
-    monkeypatch.setattr(builtins, "open", lambda *a, **k: NoRead(real_open(*a, **k)))
-    assert load_jsonl(path) == rec
