@@ -19,6 +19,13 @@ one, so its bounds hold for every entry point. The limits, and why:
   this range (the sampler divides float32 logits by it: a smaller one overflows to
   infinity, a larger one turns masked tokens into NaN).
 
+`vllm_compat` (default False) switches off the three places where the engine follows the
+lab instead of vLLM 0.33 (README "Where we follow the lab instead of vLLM 0.33"): with it,
+`long_prefill_token_threshold` is ignored while only one request is eligible, the length
+stop is `FINISHED_LENGTH_CAPPED`, and the run loop takes vLLM's trailing step. It is
+fixed for a run (a resume cannot change it), and `to_dict()` lists it only when on, so a
+lab run's settings, and every recording header written before it existed, are unchanged.
+
 Integers must be ints (numpy integers are taken as ints; bools and floats are refused),
 switches must be bools; a wrong type raises `ConfigTypeError` (a ConfigError and a
 TypeError), a value out of range `ConfigError`; both name the setting in `field`.
@@ -64,6 +71,8 @@ class EngineConfig:
     enable_prefix_caching: bool = True
     max_model_len: int = 8192
     policy: str = "fcfs"
+    # Reproduce vLLM 0.33 exactly instead of the lab (see the module docstring).
+    vllm_compat: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_num_batched_tokens", "max_num_seqs", "block_size", "max_model_len"):
@@ -72,7 +81,7 @@ class EngineConfig:
                           "must be >= 0")
         self._int_setting("num_gpu_blocks", 2, MAX_NUM_GPU_BLOCKS, "an integer",
                           "must be at least 2 (block 0 is the reserved null block)")
-        for name in ("enable_chunked_prefill", "enable_prefix_caching"):
+        for name in ("enable_chunked_prefill", "enable_prefix_caching", "vllm_compat"):
             check_bool(name, getattr(self, name), type_error=ConfigTypeError)
         if self.policy not in ("fcfs", "priority") or not isinstance(self.policy, str):
             error = ConfigError if isinstance(self.policy, str) else ConfigTypeError
@@ -99,6 +108,9 @@ class EngineConfig:
         for name in changes:
             if name in SCHEDULER_SETTINGS:
                 continue
+            if name == "vllm_compat":
+                raise ConfigError(name, "cannot change on a running or resumed engine: a run "
+                                  "follows either the lab or vLLM 0.33 from its first step")
             if name in {f.name for f in fields(self)}:
                 raise ConfigError(name, "cannot change on a running or resumed engine: the KV "
                                   "cache, block tables and request length limits already laid "
@@ -127,7 +139,11 @@ class EngineConfig:
         return self.num_gpu_blocks - 1
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings by name; `vllm_compat` only when on (a lab run's dict is unchanged)."""
+        d = asdict(self)
+        if not self.vllm_compat:
+            del d["vllm_compat"]
+        return d
 
 
 # The settings `with_scheduler_settings` may change between steps (vLLM's SchedulerConfig).

@@ -18,7 +18,12 @@ from mini_engine.engine.utils import ConstantList
 
 
 class RequestStatus(enum.IntEnum):
-    """Lifecycle states, in vLLM's order: every value above PREEMPTED is finished."""
+    """Lifecycle states, in vLLM's order: every value above PREEMPTED is finished.
+
+    The length stop is FINISHED_LENGTH (the lab's name), or vLLM's FINISHED_LENGTH_CAPPED
+    in vllm_compat mode; that one comes last so the lab's values (a recording's status
+    codes) stay as they were.
+    """
 
     WAITING = enum.auto()
     RUNNING = enum.auto()
@@ -27,6 +32,7 @@ class RequestStatus(enum.IntEnum):
     FINISHED_LENGTH = enum.auto()  # vLLM: FINISHED_LENGTH_CAPPED (the lab's name)
     FINISHED_ABORTED = enum.auto()
     FINISHED_IGNORED = enum.auto()
+    FINISHED_LENGTH_CAPPED = enum.auto()  # vLLM's name: the length stop in vllm_compat mode
 
     def __str__(self) -> str:
         return self.name
@@ -47,6 +53,7 @@ _FINISHED_REASONS = {
     RequestStatus.FINISHED_LENGTH: "length",
     RequestStatus.FINISHED_ABORTED: "abort",
     RequestStatus.FINISHED_IGNORED: "length",
+    RequestStatus.FINISHED_LENGTH_CAPPED: "length",
 }
 
 

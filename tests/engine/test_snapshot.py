@@ -42,7 +42,8 @@ FIELDS = {
                "step_counter", "events", "preemptions_in_step", "use_fast_paths",
                "max_num_scheduled_tokens", "max_num_running_reqs", "long_prefill_token_threshold",
                "enable_chunked_prefill", "policy", "config"},
-        REBUILT={"max_model_len", "block_size", "kv_cache_manager", "block_hasher"},
+        REBUILT={"max_model_len", "block_size", "kv_cache_manager", "block_hasher",
+                 "vllm_compat", "length_status"},
         SCRATCH={"num_prefill_chunks", "last_schedule_view"}),
     KVCacheManager: dict(
         SAVED={"req_to_blocks", "num_cached_block", "room", "prefix_cache_stats", "use_fast_paths"},

@@ -10,10 +10,12 @@ class StepPlan:
 
     __slots__ = ("token_budget", "num_scheduled_tokens", "req_to_new_block_ids",
                  "scheduled_running", "scheduled_new", "scheduled_resumed", "preempted",
-                 "num_prefill_chunks")
+                 "num_prefill_chunks", "long_prefill_token_threshold")
 
-    def __init__(self, token_budget: int) -> None:
+    def __init__(self, token_budget: int, long_prefill_token_threshold: int = 0) -> None:
         self.token_budget = token_budget
+        # This step's prefill cap per request (0: none): compat.long_prefill_threshold.
+        self.long_prefill_token_threshold = long_prefill_token_threshold
         self.num_scheduled_tokens: dict[str, int] = {}
         self.req_to_new_block_ids: dict[str, list[int]] = {}
         self.scheduled_running: list[str] = []

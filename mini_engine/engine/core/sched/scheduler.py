@@ -7,6 +7,7 @@ least urgent under the priority policy, when KV blocks run out), then WAITING
 ones, admitted in queue order until the budget, the seats (`max_num_seqs`) or
 the KV cache runs out. Every decision is also appended to `self.events` as it is
 taken (the KV manager adds the block events), so no consumer re-derives a decision.
+With `config.vllm_compat` it follows vLLM 0.33 where the lab differs (compat.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from mini_engine.engine.outputs import (EngineCoreOutputs, ModelRunnerOutput, On
 from mini_engine.engine.request import Request, RequestStatus
 from mini_engine.engine.core.sched.request_queue import create_request_queue
 from mini_engine.engine.core.sched.plan import StepPlan
+from mini_engine.engine.core.sched.compat import length_status, long_prefill_threshold
+from mini_engine.engine.core.sched.settings import apply_scheduler_settings
 from mini_engine.engine.core.sched.utils import check_stop, never_fits_reason
 
 _RUNNING = RequestStatus.RUNNING
@@ -44,6 +47,8 @@ class Scheduler:
         self.enable_chunked_prefill = config.enable_chunked_prefill
         self.policy = config.policy
         self.block_size = config.block_size
+        self.vllm_compat = config.vllm_compat  # fixed for the run (compat.py)
+        self.length_status = length_status(config.vllm_compat)
         # Every decision, in order; the engine drains it into its per-step records.
         self.events = EventLog()
         self.kv_cache_manager = KVCacheManager(
@@ -87,7 +92,16 @@ class Scheduler:
                                          "sorted" if self.policy == "priority" else "back"))
 
     def has_unfinished_requests(self) -> bool:
-        return bool(self.running) or bool(self.waiting)
+        """The run loop's condition; with vllm_compat vLLM EngineCore's `has_requests()`."""
+        return bool(self.running or self.waiting or self.vllm_compat and self.finished_req_ids)
+
+    def has_finished_requests(self) -> bool:
+        """Finished ids the next SchedulerOutput will ship (vLLM's name)."""
+        return bool(self.finished_req_ids)
+
+    def has_requests(self) -> bool:
+        """Unfinished requests, or finished ids not yet shipped (vLLM's name)."""
+        return bool(self.running or self.waiting or self.finished_req_ids)
 
     def get_num_unfinished_requests(self) -> int:
         return len(self.running) + len(self.waiting)
@@ -173,7 +187,9 @@ class Scheduler:
         self.step_counter += 1
         # preemptions_in_step is not cleared here: a reset_prefix_cache() between steps
         # adds to it, and vLLM reports those in this output (reset_preempted_req_ids).
-        plan = StepPlan(self.max_num_scheduled_tokens)
+        plan = StepPlan(self.max_num_scheduled_tokens, long_prefill_threshold(
+            self.long_prefill_token_threshold, self.vllm_compat,
+            len(self.running) + len(self.waiting)))
         self._schedule_running(plan)
         stop: AdmissionStopped | None = None
         if plan.preempted:
@@ -213,7 +229,7 @@ class Scheduler:
         """Phase A: RUNNING requests in queue order; preempt when their blocks don't fit."""
         kvm = self.kv_cache_manager
         allocate_slots = kvm.grow_slots  # running requests hold blocks
-        threshold = self.long_prefill_token_threshold
+        threshold = plan.long_prefill_token_threshold
         max_model_len = self.max_model_len
         token_budget = plan.token_budget
         num_scheduled_tokens = plan.num_scheduled_tokens
@@ -326,7 +342,7 @@ class Scheduler:
         """
         kvm = self.kv_cache_manager
         waiting, running = self.waiting, self.running
-        threshold = self.long_prefill_token_threshold
+        threshold = plan.long_prefill_token_threshold
         while waiting:
             request = waiting.peek_request()
             if plan.token_budget <= 0:
@@ -410,9 +426,10 @@ class Scheduler:
         finished = self.finished_outside_update
         self.finished_outside_update = []
         stops: list[tuple[Request, RequestStatus]] = []
+        length = self.length_status
         if self.use_fast_paths and type(model_runner_output) is OneTokenEachOutput:
             self._append_one_token_each(model_runner_output.requests,
-                                        model_runner_output.tokens, stops)
+                                        model_runner_output.tokens, stops, length)
         else:
             requests = self.requests
             for rid, new_token_ids in zip(model_runner_output.req_ids,
@@ -424,7 +441,7 @@ class Scheduler:
                     continue  # aborted while the step ran
                 for token in new_token_ids:
                     request.append_output_token_ids(token)
-                    status = check_stop(request)
+                    status = check_stop(request, length)
                     if status is not None:
                         stops.append((request, status))
                         break  # the stopping token is kept, later ones dropped
@@ -451,7 +468,8 @@ class Scheduler:
 
     @staticmethod
     def _append_one_token_each(requests: list[Request], tokens: Iterable[int],
-                               stops: list[tuple[Request, RequestStatus]]) -> None:
+                               stops: list[tuple[Request, RequestStatus]],
+                               length: RequestStatus) -> None:
         """Fast path of the loop above when each request sampled exactly one token.
 
         `Request.append_one_token_each` appends in one loop and returns the few requests
@@ -459,7 +477,7 @@ class Scheduler:
         request got one token, so nothing else can change between its append and its check).
         """
         for request in Request.append_one_token_each(requests, tokens):
-            status = check_stop(request)
+            status = check_stop(request, length)
             if status is not None:
                 stops.append((request, status))
 
@@ -477,24 +495,6 @@ class Scheduler:
     # ------------------------------------------------------------------ save / resume
 
     def update_settings(self, **changes) -> None:
-        """Switch scheduler settings between steps, as a resume with changed settings does.
-
-        Only `config.SCHEDULER_SETTINGS` may change (others raise ConfigError). The next
-        schedule() simply uses the new limits: running requests keep running even above a
-        lower `max_num_seqs` (admission waits until seats free up). A policy change moves
-        the waiting requests into the other queue type, fed in the old queue's service
-        order: fcfs -> priority re-sorts them by (priority, arrival, id); priority -> fcfs
-        keeps the order the priority queue would have served them in.
-        """
-        config = self.config.with_scheduler_settings(**changes)
-        self.config = config
-        self.max_num_scheduled_tokens = config.max_num_batched_tokens
-        self.max_num_running_reqs = config.max_num_seqs
-        self.long_prefill_token_threshold = config.long_prefill_token_threshold
-        self.enable_chunked_prefill = config.enable_chunked_prefill
-        if config.policy != self.policy:
-            queue = create_request_queue(config.policy)
-            for request in self.waiting:
-                queue.add_request(request)
-            self.waiting = queue
-            self.policy = config.policy
+        """Switch scheduler settings between steps, as a resume with changed settings does
+        (settings.py: which may change, and what a change does)."""
+        apply_scheduler_settings(self, self.config.with_scheduler_settings(**changes))

@@ -4,9 +4,11 @@ vllm/v1/core/sched/utils.py).
 Order: EOS (unless ignore_eos: then `request.eos_token_id` is None), then the stop token
 ids (the token becomes `stop_reason`), then the length limit (`max_tokens` outputs or
 `max_model_len` tokens, folded into `request.length_limit` when the scheduler admits the
-request). vLLM's `min_tokens` gate guards only its repetition check, which mini_engine
-lacks: below `min_tokens` the sampler masks EOS and stop ids for models that produce
-logits, and a token-rule model that returns one anyway stops the request, as in vLLM.
+request; FINISHED_LENGTH, or the `length_status` the scheduler passes: vLLM's
+FINISHED_LENGTH_CAPPED in vllm_compat mode). vLLM's `min_tokens` gate guards only its
+repetition check, which mini_engine lacks: below `min_tokens` the sampler masks EOS and
+stop ids for models that produce logits, and a token-rule model that returns one anyway
+stops the request, as in vLLM.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ FINISHED_STOPPED = RequestStatus.FINISHED_STOPPED
 FINISHED_LENGTH = RequestStatus.FINISHED_LENGTH
 
 
-def check_stop(request: Request) -> RequestStatus | None:
+def check_stop(request: Request, length_status: RequestStatus = FINISHED_LENGTH
+               ) -> RequestStatus | None:
     """The finished status `request`'s last appended token puts it in, or None to go on.
 
     Sets `request.stop_reason` on a stop-token stop; the caller sets the status (it
@@ -30,7 +33,7 @@ def check_stop(request: Request) -> RequestStatus | None:
         request.stop_reason = token
         return FINISHED_STOPPED
     if request.num_tokens >= request.length_limit:
-        return FINISHED_LENGTH
+        return length_status
     return None
 
 
