@@ -35,14 +35,15 @@ from mini_engine import LLMEngine, RequestStatus, SamplingParams  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
 import oracle_scenario  # noqa: E402
 
-# vLLM status names -> mini_engine's (the lab names the length stop FINISHED_LENGTH).
+# vLLM status names -> mini_engine's (the lab names the length stop FINISHED_LENGTH);
+# a scenario with `vllm_compat` runs mini_engine in vLLM-compatible mode: names verbatim.
 STATUS_NAMES = {"FINISHED_LENGTH_CAPPED": "FINISHED_LENGTH"}
 
 # Keys that mini_engine takes as LLMEngine(**kwargs).
 MINI_ENGINE_KEYS = (
     "max_num_batched_tokens", "max_num_seqs", "long_prefill_token_threshold",
     "enable_chunked_prefill", "block_size", "num_gpu_blocks", "enable_prefix_caching",
-    "max_model_len", "policy",
+    "max_model_len", "policy", "vllm_compat",
 )
 # Keys mini_engine has no knob for: only vLLM's defaults can be compared.
 FIXED_KEYS = {"async_scheduling": False, "scheduler_reserve_full_isl": True, "watermark": 0.0}
@@ -72,7 +73,9 @@ def apply_op(eng: LLMEngine, op: dict, arrival_order: list[str]) -> dict:
     if op["op"] == "reset_prefix_cache":
         rec["result"] = eng.reset_prefix_cache(op["reset_running_requests"])
     else:
-        status = RequestStatus[STATUS_NAMES.get(op["status"], op["status"])]
+        name = op["status"] if eng.config.vllm_compat else STATUS_NAMES.get(op["status"],
+                                                                            op["status"])
+        status = RequestStatus[name]
         done = {r.request_id for r in eng.scheduler.finish_requests(op["request_ids"], status)}
         rec["result"] = [rid for rid in arrival_order if rid in done]
     return rec
@@ -135,11 +138,17 @@ def _request_record(eng: LLMEngine, req, scheduled: int, preempted: bool,
     }
 
 
-def run_scenario(path_or_scenario: str | Path | dict) -> list[dict]:
-    """Drive mini_engine through an oracle scenario; return per-step records (oracle shape)."""
+def run_scenario(path_or_scenario: str | Path | dict, **overrides) -> list[dict]:
+    """Drive mini_engine through an oracle scenario; return per-step records (oracle shape).
+
+    `overrides` replace engine keys of the scenario (``vllm_compat=True`` runs a lab
+    scenario in vLLM-compatible mode). The loop is the lab's,
+    ``while scheduler.has_unfinished_requests()``, stepping through idle steps until the
+    last arrival; in vLLM-compatible mode it takes vLLM's trailing step by itself.
+    """
     sc = (path_or_scenario if isinstance(path_or_scenario, dict)
           else load_scenario(path_or_scenario))
-    engine_cfg = sc["engine"]
+    engine_cfg = {**sc["engine"], **overrides}
     model = OracleTokenModel(sc["requests"], sc["token_rule"])
     eng = LLMEngine(model=model, **{k: engine_cfg[k] for k in MINI_ENGINE_KEYS})
     sched = eng.scheduler

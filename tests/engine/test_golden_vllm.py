@@ -11,6 +11,13 @@ Documented deviations (the lab wins over vLLM, see vllm-v1-semantics.md):
     depends on it except ``b_threshold2_lone``, which asserts the difference explicitly;
 (2) FINISHED_LENGTH_CAPPED is called FINISHED_LENGTH: normalised before comparing;
 (3) no extra empty step after the last finish: the oracle does not record one either.
+
+vLLM-compatible mode (``vllm_compat``) switches the three off. The ``v*_compat_*``
+scenarios set it: the oracle records them with EngineCore's loop (the trailing step
+included), mini_engine runs them with ``vllm_compat=True``, and everything is compared
+verbatim (status names too). Every lab scenario is also run in that mode and must give
+its vLLM trace exactly, plus the trailing step (``trailing_step``, a rule checked against
+every compat trace the oracle recorded).
 """
 
 from __future__ import annotations
@@ -30,8 +37,14 @@ SCENARIOS = sorted(p.stem for p in (GOLDEN / "scenarios").glob("*.json")
                    if (GOLDEN / f"{p.stem}.jsonl").exists())
 # Scenarios whose only difference from vLLM is documented deviation (1); tested below.
 DEVIATION_SCENARIOS = {"b_threshold2_lone"}
+# Scenarios run in vLLM-compatible mode (engine key vllm_compat), recorded with the trailing step.
+COMPAT_SCENARIOS = [s for s in SCENARIOS if load_scenario(
+    GOLDEN / "scenarios" / f"{s}.json")["engine"]["vllm_compat"]]
+LAB_SCENARIOS = [s for s in SCENARIOS if s not in COMPAT_SCENARIOS]
 
+# Lab mode: vLLM's status names -> the lab's. vLLM-compatible mode compares them verbatim.
 STATUS_MAP = {"FINISHED_LENGTH_CAPPED": "FINISHED_LENGTH"}
+NO_STATUS_MAP: dict[str, str] = {}
 
 # Compared step-level fields (everything the oracle records per step).
 STEP_FIELDS = (
@@ -49,7 +62,7 @@ REQUEST_FIELDS = (
 )
 
 
-def normalise(line: dict, with_stats: bool = True) -> dict:
+def normalise(line: dict, with_stats: bool = True, status_map: dict = STATUS_MAP) -> dict:
     """One step in a canonical, comparable form (status names mapped, dict order kept)."""
     out = {"step": line["step"]}
     for key in STEP_FIELDS:
@@ -60,7 +73,7 @@ def normalise(line: dict, with_stats: bool = True) -> dict:
             value = list(value.items())  # scheduling order matters too
         out[key] = value
     out["requests"] = {
-        r["id"]: {k: (STATUS_MAP.get(r[k], r[k]) if k == "status" else r[k])
+        r["id"]: {k: (status_map.get(r[k], r[k]) if k == "status" else r[k])
                   for k in REQUEST_FIELDS}
         for r in line["requests"]
     }
@@ -95,11 +108,13 @@ def diff_steps(want: dict, got: dict) -> list[str]:
     return diffs
 
 
-def compare_traces(name: str, golden: list[dict], mine: list[dict]) -> str | None:
+def compare_traces(name: str, golden: list[dict], mine: list[dict],
+                   status_map: dict = STATUS_MAP) -> str | None:
     """None if identical, else a readable report of the first differing step."""
-    want = [normalise(x) for x in golden]
-    got = [normalise(x, with_stats=w["prefix_cache_stats"] is not None)
-           for x, w in zip(mine, want)] + [normalise(x) for x in mine[len(want):]]
+    want = [normalise(x, status_map=status_map) for x in golden]
+    got = [normalise(x, with_stats=w["prefix_cache_stats"] is not None, status_map=status_map)
+           for x, w in zip(mine, want)] + [normalise(x, status_map=status_map)
+                                           for x in mine[len(want):]]
     for i, (w, g) in enumerate(zip(want, got)):
         if w != g:
             lines = [f"{name}: first difference at step {w['step']} (trace line {i})"]
@@ -119,17 +134,93 @@ def compare_traces(name: str, golden: list[dict], mine: list[dict]) -> str | Non
     return None
 
 
-@pytest.mark.parametrize("name", [s for s in SCENARIOS if s not in DEVIATION_SCENARIOS])
-def test_matches_vllm(name: str) -> None:
-    golden = expand(read_jsonl(GOLDEN / f"{name}.jsonl"))
-    mine = run_scenario(GOLDEN / "scenarios" / f"{name}.json")
-    report = compare_traces(name, golden, mine)
+def assert_same_run(name: str, golden: list[dict], mine: list[dict], status_map: dict) -> None:
+    report = compare_traces(name, golden, mine, status_map)
     if report:
         pytest.fail(report, pytrace=False)
     # mini_engine's stats count exactly the preemptions vLLM's output lists that step
     # (a reset_prefix_cache between steps included).
     counts = [(m["step"], m["stats_num_preemptions"]) for m in mine]
     assert counts == [(g["step"], len(g["preempted"])) for g in golden]
+
+
+@pytest.mark.parametrize("name", [s for s in SCENARIOS if s not in DEVIATION_SCENARIOS])
+def test_matches_vllm(name: str) -> None:
+    """Lab scenarios in lab mode, compat scenarios (``v*``) in vLLM-compatible mode."""
+    golden = expand(read_jsonl(GOLDEN / f"{name}.jsonl"))
+    mine = run_scenario(GOLDEN / "scenarios" / f"{name}.json")
+    assert_same_run(name, golden, mine,
+                    NO_STATUS_MAP if name in COMPAT_SCENARIOS else STATUS_MAP)
+
+
+ZERO_PREFIX_CACHE_STATS = {"reset": False, "requests": 0, "queries": 0, "hits": 0,
+                           "preempted_requests": 0, "preempted_queries": 0, "preempted_hits": 0}
+
+
+def trailing_step(last: dict) -> dict | None:
+    """The step vLLM's EngineCore runs after `last` (a full trace line after which no request
+    is unfinished), or None when there is none.
+
+    It runs iff finished ids are still to be shipped: some request finished while `last`
+    ran (an op before `last`'s schedule() finished its requests early enough to ship them
+    in that schedule()). It schedules nothing and changes nothing: the same state, with
+    empty per-step fields and zero prefix-cache stats (present only if `last` has them).
+    """
+    by_ops = {rid for op in last.get("ops", []) if op["op"] == "finish_requests"
+              for rid in op["result"]}
+    if not set(last["finished"]) - by_ops:
+        return None
+    line = {**last, "step": last["step"] + 1, "arrived": [], "total_scheduled_tokens": 0,
+            "num_scheduled_reqs": 0, "scheduled": {}, "scheduled_new": [],
+            "scheduled_resumed": [], "preempted": [], "finished": [],
+            "kv_cache_usage_after_schedule": last["kv_cache_usage"],
+            "requests": [{**r, "scheduled": 0, "preempted": False, "new_token_ids": []}
+                         for r in last["requests"]]}
+    if "ops" in last:
+        line["ops"] = []
+    if last.get("prefix_cache_stats") is not None:
+        line["prefix_cache_stats"] = ZERO_PREFIX_CACHE_STATS
+    return line
+
+
+@pytest.mark.parametrize("name", COMPAT_SCENARIOS)
+def test_trailing_step_rule_matches_vllm(name: str) -> None:
+    """`trailing_step` predicts the end of every trace recorded with EngineCore's loop."""
+    golden = expand(read_jsonl(GOLDEN / f"{name}.jsonl"))
+    assert golden[-1]["num_running"] == golden[-1]["num_waiting"] == 0
+    predicted = trailing_step(golden[-2])
+    if predicted is None:  # the run ended with an op's finish, shipped by the last step
+        assert set(golden[-1]["finished"]) <= {rid for op in golden[-1]["ops"]
+                                               for rid in op.get("result", ())}
+        assert golden[-1]["total_scheduled_tokens"] == 0
+        assert trailing_step(golden[-1]) is None
+    else:
+        assert predicted == golden[-1]
+
+
+def test_compat_scenarios_cover_each_difference() -> None:
+    """The compat traces exercise all three differences (and each trails a finish)."""
+    by_name = {n: expand(read_jsonl(GOLDEN / f"{n}.jsonl")) for n in COMPAT_SCENARIOS}
+    statuses = {r["status"] for trace in by_name.values() for r in trace[-1]["requests"]}
+    assert {"FINISHED_LENGTH_CAPPED", "FINISHED_STOPPED", "FINISHED_ABORTED"} <= statuses
+    trailing = [n for n, t in by_name.items() if trailing_step(t[-2]) == t[-1]]
+    assert len(trailing) >= len(COMPAT_SCENARIOS) - 1
+    lone_over_threshold = [
+        n for n, t in by_name.items()
+        for line in t
+        if 0 < (th := load_scenario(GOLDEN / "scenarios" / f"{n}.json")["engine"][
+            "long_prefill_token_threshold"]) < max(line["scheduled"].values(), default=0)]
+    assert len(set(lone_over_threshold)) >= 5
+
+
+@pytest.mark.parametrize("name", LAB_SCENARIOS)
+def test_lab_scenario_in_compat_mode_matches_vllm(name: str) -> None:
+    """Every lab scenario run with vllm_compat=True is vLLM's trace exactly (statuses
+    verbatim, b_threshold2_lone included) followed by vLLM's trailing step."""
+    golden = expand(read_jsonl(GOLDEN / f"{name}.jsonl"))
+    trailing = trailing_step(golden[-1])  # None: the last op's finish was shipped already
+    mine = run_scenario(GOLDEN / "scenarios" / f"{name}.json", vllm_compat=True)
+    assert_same_run(name, golden + ([trailing] if trailing else []), mine, NO_STATUS_MAP)
 
 
 def test_every_scenario_has_a_trace() -> None:

@@ -25,6 +25,11 @@ Each step mirrors EngineCore.step():
     add arrived requests -> ops due -> schedule() -> fake ModelRunnerOutput ->
     update_from_output()
 
+The run ends once every request has arrived and none is unfinished (the lab's loop),
+or, with the scenario's engine key `vllm_compat` (mini_engine's vLLM-compatible mode),
+once `scheduler.has_requests()` is false (EngineCore's loop: the finished ids of the
+last step are shipped by one more, empty, step, which is recorded).
+
 Scenario format and token rule: oracle_scenario.py and /work/shared/oracle/README.md.
 """
 
@@ -389,11 +394,15 @@ def run(scenario: dict, out, finished_mode: str = "always"):
     reported_finished: set[str] = set()
     step = scenario["first_step"]
     last_step = step + scenario["max_steps"]
+    engine_core_loop = bool(scenario["engine"]["vllm_compat"])
     while step < last_step:
         pending_idx, arrived = add_arrivals(
             sched, pending, pending_idx, step, block_hasher, all_reqs
         )
-        if pending_idx >= len(pending) and sched.get_num_unfinished_requests() == 0:
+        if pending_idx >= len(pending) and not (
+            sched.has_requests() if engine_core_loop
+            else sched.get_num_unfinished_requests() > 0
+        ):
             break
         status_before = {rid: r.status.name for rid, r in all_reqs.items()}
         ntok_before = {rid: r.num_tokens for rid, r in all_reqs.items()}
@@ -462,6 +471,9 @@ def meta(scenario: dict, vllm_config) -> dict:
         "scheduler_class": "AsyncScheduler"
         if scenario["engine"]["async_scheduling"]
         else "Scheduler",
+        "run_loop": "EngineCore (has_requests)"
+        if scenario["engine"]["vllm_compat"]
+        else "lab (unfinished requests)",
         "engine_requested": scenario["engine"],
         "effective": {
             "max_num_batched_tokens": sc.max_num_batched_tokens,

@@ -26,6 +26,11 @@ ENGINE_DEFAULTS = {
     "policy": "fcfs",
     "scheduler_reserve_full_isl": True,
     "watermark": 0.0,
+    # Not a vLLM setting: mini_engine's EngineConfig.vllm_compat. For the oracle it only
+    # selects the run loop: true -> EngineCore's (step while scheduler.has_requests(), so
+    # the trailing step after the last finish is recorded), false -> the lab's (stop once
+    # no request is unfinished), as every trace recorded before this key existed.
+    "vllm_compat": False,
 }
 
 TOKEN_RULE_DEFAULT = {"kind": "last_plus_pos", "modulus": 256}
