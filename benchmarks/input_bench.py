@@ -4,9 +4,10 @@ limit and at 16 MB, and a ~100 MB JSONL recording (issue 8, classes 3 and 10).
     python benchmarks/input_bench.py [--quick] [--recording-mb 100] [--keep DIR]
 
 Each input is loaded in a fresh subprocess (`load_scenario` or `load_jsonl`, the public
-API), which reports its wall and CPU time, its peak RSS above the RSS it had after the
-imports (`ru_maxrss`), and, in a second load in the same process, the peak of the
-memory Python allocated during the load (`tracemalloc`; slower, so not timed). Figures
+API), which reports its wall and CPU time, its peak RSS (`ru_maxrss`) and its peak RSS
+before the load (after the imports), and, in a second load in the same process, the
+peak of the memory Python allocated during the load (`tracemalloc`; slower, so not
+timed). Figures
 are printed, never asserted. --quick uses small sizes (1 MB scenarios, a 5 MB
 recording) for a smoke run.
 
@@ -125,7 +126,7 @@ def worker(kind: str, path: str) -> dict:
     except MiniEngineError as e:
         result = "refused: " + str(e).split(": ", 1)[1][:70]
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    peak_rss = _rss_mb() - base
+    peak_rss = _rss_mb()
     tracemalloc.start()
     try:
         load(path)
@@ -133,22 +134,23 @@ def worker(kind: str, path: str) -> dict:
         pass
     traced = tracemalloc.get_traced_memory()[1] / MB
     tracemalloc.stop()
-    return {"result": result, "wall": wall, "cpu": cpu, "rss": peak_rss, "traced": traced}
+    return {"result": result, "wall": wall, "cpu": cpu, "rss": peak_rss, "base": base,
+            "traced": traced}
 
 
 def measure(kind: str, path: Path) -> dict:
     out = subprocess.run([sys.executable, __file__, "--worker", kind, str(path)],
                          capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
+        nan = float("nan")
         return {"result": "CRASHED: " + out.stderr.strip().splitlines()[-1][:70],
-                "wall": float("nan"), "cpu": float("nan"), "rss": float("nan"),
-                "traced": float("nan")}
+                "wall": nan, "cpu": nan, "rss": nan, "base": nan, "traced": nan}
     return json.loads(out.stdout)
 
 
 def row(name: str, size: int, m: dict) -> str:
     return (f"{name:<13} {size / MB:>8.1f} {m['wall']:>7.2f} {m['cpu']:>7.2f} "
-            f"{m['rss']:>8.0f} {m['traced']:>8.0f}  {m['result']}")
+            f"{m['rss']:>6.0f} {m['base']:>5.0f} {m['traced']:>7.0f}  {m['result']}")
 
 
 def main() -> None:
@@ -169,8 +171,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="input_bench_") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        print(f"{'input':<13} {'MB':>8} {'wall s':>7} {'cpu s':>7} {'RSS MB':>8} "
-              f"{'traced':>8}  result")
+        print(f"{'input':<13} {'MB':>8} {'wall s':>7} {'cpu s':>7} {'RSS':>6} {'base':>5} "
+              f"{'traced':>7}  result")
         for name, text in scenario_texts(target, MAX_SCENARIO_BYTES).items():
             path = folder / f"{name}.yaml"
             path.write_text(text, encoding="utf-8")
@@ -180,8 +182,9 @@ def main() -> None:
         steps, seconds = make_recording(path, recording_mb)
         print(f"({steps:,} steps recorded and saved in {seconds:.1f} s)", flush=True)
         print(row("recording", path.stat().st_size, measure("recording", path)))
-    print("\nwall/cpu: one load in a fresh process; RSS MB: peak RSS above the process's RSS "
-          "after its imports; traced: tracemalloc's peak during a second load.")
+    print("\nwall/cpu: one load in a fresh process (seconds); RSS: that process's peak RSS, "
+          "base: its peak RSS before the load, after the imports (MB); traced: tracemalloc's "
+          "peak during a second load (MB).")
 
 
 if __name__ == "__main__":
