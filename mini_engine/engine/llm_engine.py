@@ -10,6 +10,9 @@ engine's `Sampler`, a `TokenRuleModel` returns its tokens itself.
 Events emitted between steps (arrivals, aborts, a prefix-cache reset) are taken
 with `take_events()`; those nobody took land in the next record's `before`.
 
+`LLMEngine(vllm_compat=True)` (EngineConfig.vllm_compat) follows vLLM 0.33 where the
+lab differs: see engine/core/sched/compat.py.
+
 Misuse never leaves the engine half-changed: every argument is checked before anything
 changes (request_checks.py, config.py, sampling_params.py), and a model other than the
 engine's own runs guarded (model_guard.py): if it fails, `step()` raises ModelError

@@ -15,7 +15,9 @@ from. What is saved, and what is not:
   order and the prefix-cache map (outer and inner insertion order);
 - the events emitted since the last step that nobody took (they open the next step's
   record), the fast-path switches;
-- the engine's `step_count`, arrivals counter and config.
+- the engine's `step_count`, arrivals counter and config (`vllm_compat` included: a
+  vLLM-compatible run resumes as one, a pending trailing step too, as the unshipped
+  finished ids are saved).
 - The model and sampler hold no state (the sampler's fast-path switch aside, which is
   saved): sampling is a pure function of the request (seeded Gumbel noise from (seed,
   position), greedy tables fixed at start-up), so the snapshot keeps a reference to
