@@ -1,8 +1,11 @@
 """The step debugger: open a scenario or a recording and move through the engine's steps.
 
 The app renders `DebugSession` state and forwards keys to it; all scheduling and
-navigation logic lives in mini_engine (recording, session). A scenario is recorded
-in a background worker: the timeline fills in while you already look at step 0.
+navigation logic lives in mini_engine (recording, session). A file is opened, and a
+scenario recorded, in a background worker: the UI stays live while a large file loads,
+and the timeline fills in while you already look at step 0. Whatever goes wrong while
+opening (a bad or hostile file, a run the engine refuses) is an error dialog over the
+session already on screen, which stays as it was.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ class DebuggerApp(FileActions, App):
     breakpoint_hits: var[tuple[str, ...]] = var(())  # breakpoints firing at the cursor
     run_name: var[str] = var("")  # printable: control characters escaped
     run_settings: var[str] = var("")
-    opening: var[str | None] = var(None)  # what is being opened (in the header meanwhile)
+    activity: var[str | None] = var(None)  # "opening x.yaml", "writing x.jsonl": in the header
     recording_stopped: var[bool] = var(False)  # the recording failed part way
 
     def __init__(self, source=None, path: str | None = None) -> None:
@@ -122,7 +125,7 @@ class DebuggerApp(FileActions, App):
         yield HeaderBar(id="header").data_bind(
             name_text=app.run_name, settings=app.run_settings, cursor=app.cursor,
             recorded_steps=app.recorded_steps, complete=app.recording_complete,
-            playing=app.playing, speed_index=app.speed_index, opening=app.opening,
+            playing=app.playing, speed_index=app.speed_index, activity=app.activity,
             stopped=app.recording_stopped)
         with Horizontal(id="main"):
             yield RequestTable(id="requests")
@@ -156,7 +159,7 @@ class DebuggerApp(FileActions, App):
     def _open(self, load: Callable[[], tuple[DebugSession, str | None]], label: str,
               keep_step: bool = False) -> Worker:
         self._open_token += 1
-        self.opening = label
+        self.activity = f"opening {label}"
         return self._load_and_record(load, label, keep_step, self._open_token)
 
     @work(thread=True, group="session")
@@ -196,7 +199,7 @@ class DebuggerApp(FileActions, App):
     def _open_failed(self, open_token: int, label: str, err: Exception) -> None:
         if open_token != self._open_token:
             return  # a newer open superseded this one
-        self.opening = None
+        self.activity = None
         self.push_screen(ErrorScreen("Could not open the file", describe_error(err, label)))
 
     def _start(self, session: DebugSession, path: str | None, keep_step: bool = False,
@@ -205,7 +208,7 @@ class DebuggerApp(FileActions, App):
         progress with, None if a newer open superseded it."""
         if open_token is not None and open_token != self._open_token:
             return None
-        self.opening = None
+        self.activity = None
         old_cursor = self.session.cursor if self.session else 0
         self._load_token += 1
         self.playing = False

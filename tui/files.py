@@ -13,6 +13,7 @@ from __future__ import annotations
 from mini_engine.debug.export import OutputExistsError
 from mini_engine.debug.session import DebugSession
 from mini_engine.errors import MiniEngineError, error_line
+from mini_engine.files.write import check_target
 
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.error import ErrorScreen
@@ -31,19 +32,16 @@ def describe_error(err: BaseException, label: str) -> str:
 
 
 class FileActions:
-    """Mixed into DebuggerApp (which provides session, source_path, open_source, notify
-    and push_screen)."""
+    """Mixed into DebuggerApp (which provides session, source_path, activity,
+    open_source, notify, push_screen and call_after_refresh)."""
 
     def action_open_file(self) -> None:
         def done(path: str | None) -> None:
             if path:
                 self.open_source(path)
 
-        # A path that is not printable is not offered again (the field would draw it raw).
-        offer = self.source_path if self.source_path and shown(self.source_path) == \
-            self.source_path else ""
         self.push_screen(PromptScreen("Open a scenario (.yaml, or a bundled name) or a "
-                                      "recording (.jsonl):", offer), done)
+                                      "recording (.jsonl):", self.source_path or ""), done)
 
     def action_reload(self) -> None:
         if self.source_path is None:
@@ -70,8 +68,31 @@ class FileActions:
 
     def write_export(self, session: DebugSession, kind: str, what: str, path: str,
                      force: bool = False) -> None:
+        """Refuse at once what can't be written (a cheap check), ask before overwriting,
+        then write. A large recording takes seconds: the header says what is being written
+        before the write starts. It runs on the UI thread, where atomic_write's SIGTERM and
+        SIGHUP handlers remove its temporary file if the debugger is killed meanwhile."""
+        if self._export_refused(lambda: check_target(path, force=force),
+                                session, kind, what, path):
+            return
+        before, self.activity = self.activity, f"writing {path}"
+
+        def write() -> None:
+            try:
+                if not self._export_refused(lambda: session.export(kind, path, force=force),
+                                            session, kind, what, path):
+                    self.notify(f"wrote {what} to {shown(path)}", timeout=3, markup=False)
+            finally:
+                self.activity = before
+
+        self.call_after_refresh(write)
+
+    def _export_refused(self, attempt, session: DebugSession, kind: str, what: str,
+                        path: str) -> bool:
+        """Run `attempt()`: False if it went through; True once the user was asked whether
+        to overwrite (an existing file) or shown why not (a one-line dialog)."""
         try:
-            session.export(kind, path, force=force)
+            attempt()
         except OutputExistsError:
             def confirmed(overwrite: bool | None) -> None:
                 if overwrite:
@@ -79,12 +100,12 @@ class FileActions:
 
             self.push_screen(ConfirmScreen(f"{shown(path)} already exists. Overwrite it?",
                                            "Overwrite"), confirmed)
-            return
+            return True
         except Exception as err:  # noqa: BLE001 - the write is atomic: nothing is lost
             self.push_screen(ErrorScreen(f"Could not write the {what}",
                                          describe_error(err, shown(path))))
-            return
-        self.notify(f"wrote {what} to {shown(path)}", timeout=3, markup=False)
+            return True
+        return False
 
     def action_export_jsonl(self) -> None:
         self._export("jsonl", EXPORTS["jsonl"])

@@ -1,7 +1,7 @@
 """`python tests/tui/open_hostile.py PATH...`: open each PATH in a headless debugger through
 the open dialog (as the palette's "Open file…" does) and print one JSON line per path.
 
-test_hardening.py runs this in a subprocess with a memory limit and a timeout, because
+test_tui_hardening.py runs this in a subprocess with a memory limit and a timeout, because
 what it opens (a FIFO with no writer, a link to /dev/zero, a huge file) would hang the
 test run or eat the machine's memory if a loader failed to refuse it. A path whose load
 has not finished after LOAD_TIMEOUT seconds is reported as {"hang": true} and the

@@ -44,15 +44,15 @@ class HeaderBar(Bar):
     complete: reactive[bool] = reactive(False)
     playing: reactive[bool] = reactive(False)
     speed_index: reactive[int] = reactive(0)  # into PLAY_SPEEDS
-    opening: reactive[str | None] = reactive(None)  # a file being opened in the background
+    activity: reactive[str | None] = reactive(None)  # work under way: "opening x.yaml"
     stopped: reactive[bool] = reactive(False)  # the recording failed part way
 
     def line(self) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
         busy = self.part_style("header--recording")
         if not self.name_text:
-            if self.opening:
-                t.append(f"opening {shown(self.opening)}…", style=busy)
+            if self.activity:
+                t.append(f"{shown(self.activity)}…", style=busy)
             return t
         t.append(shown(self.name_text), style=self.part_style("header--name"))
         t.append(f"  step {self.cursor} / {self.recorded_steps}",
@@ -61,8 +61,8 @@ class HeaderBar(Bar):
             t.append(f" (recording stopped at {self.recorded_steps})", style=busy)
         elif not self.complete:
             t.append(f" (recording… {self.recorded_steps})", style=busy)
-        if self.opening:
-            t.append(f" (opening {shown(self.opening)}…)", style=busy)
+        if self.activity:
+            t.append(f" ({shown(self.activity)}…)", style=busy)
         t.append(f"  {self.settings}")
         if self.playing:
             t.append(f"  ▶ {PLAY_SPEEDS[self.speed_index]}/s",

@@ -23,6 +23,7 @@ REASON_LABELS = {  # short (<= 12) labels; mini_engine.recording.WAITING_REASONS
     "budget_unchunked": "no chunking", "priority": "priority",
 }
 FINISH_LABELS = {"FINISHED_STOPPED": "stop", "FINISHED_LENGTH": "length",
+                 "FINISHED_LENGTH_CAPPED": "length",
                  "FINISHED_ABORTED": "abort", "FINISHED_IGNORED": "ignored"}
 MAX_LINES = 12  # more than a panel shows; beyond this it says how many more
 

@@ -28,7 +28,8 @@ from tui.widgets.queues import REASON_LABELS
 
 SHORT_STATUS = {"PENDING": "pending", "WAITING": "WAITING", "RUNNING": "RUNNING",
                 "PREEMPTED": "PREEMPTED", "FINISHED_STOPPED": "stopped",
-                "FINISHED_LENGTH": "length", "FINISHED_ABORTED": "aborted",
+                "FINISHED_LENGTH": "length", "FINISHED_LENGTH_CAPPED": "length",
+                "FINISHED_ABORTED": "aborted",
                 "FINISHED_IGNORED": "ignored"}
 # Status colours live in app.tcss, one component class per group of statuses.
 STATUS_COMPONENTS = {"PENDING": "request-table--pending", "WAITING": "request-table--waiting",
@@ -36,6 +37,7 @@ STATUS_COMPONENTS = {"PENDING": "request-table--pending", "WAITING": "request-ta
                      "PREEMPTED": "request-table--preempted",
                      "FINISHED_STOPPED": "request-table--finished",
                      "FINISHED_LENGTH": "request-table--finished",
+                     "FINISHED_LENGTH_CAPPED": "request-table--finished",
                      "FINISHED_ABORTED": "request-table--dropped",
                      "FINISHED_IGNORED": "request-table--dropped"}
 _BAR = " ▏▎▍▌▋▊▉█"

@@ -123,7 +123,7 @@ async def test_each_hostile_file_is_a_dialog_and_the_session_stays(tmp_path):
             assert_one_printable_line(message)
             assert app.session is session and app.session.recording is recording, label
             assert app.session.cursor == 7 and app.source_path == BASE
-            assert app.opening is None  # the header no longer says "opening"
+            assert app.activity is None  # the header no longer says "opening"
             await pilot.press("escape")
             await pilot.press("right")  # alive and answering keys
             await pilot.pause()
@@ -240,7 +240,7 @@ async def test_a_slow_load_keeps_the_ui_live_and_a_newer_open_wins(tmp_path, mon
         session = app.session
         worker = app.open_source(str(slow))
         await pilot.pause()
-        assert app.opening == str(slow)
+        assert app.activity == f"opening {slow}"
         header = app.query_one("#header").render().plain
         assert f"(opening {slow}…)" in header
         await pilot.press("right", "right")
@@ -251,7 +251,7 @@ async def test_a_slow_load_keeps_the_ui_live_and_a_newer_open_wins(tmp_path, mon
             if w is not worker:
                 await w.wait()
         await pilot.pause()
-        assert app.session.scenario_name == "hello" and app.opening is None
+        assert app.session.scenario_name == "hello" and app.activity is None
         gate.set()
         await worker.wait()
         await pilot.pause()
@@ -363,6 +363,17 @@ async def test_a_5000_digit_step_in_go_to_is_ignored():
         await pilot.press("enter")
         await pilot.pause()
         assert app.session.cursor == 3 and app.screen is app.screen_stack[0]
+
+
+def test_every_status_the_engine_names_has_a_look():
+    """A status added to the engine (FINISHED_LENGTH_CAPPED) must not reach the table or
+    the queues as a KeyError."""
+    from mini_engine.debug.session import STATUS_NAMES
+    from tui.widgets.queues import FINISH_LABELS
+    from tui.widgets.request_table import SHORT_STATUS, STATUS_COMPONENTS
+
+    assert set(STATUS_NAMES) == set(SHORT_STATUS) == set(STATUS_COMPONENTS)
+    assert {s for s in STATUS_NAMES if s.startswith("FINISHED")} == set(FINISH_LABELS)
 
 
 # ----------------------------------------------------------------------------- user data drawn
@@ -490,6 +501,25 @@ async def test_export_refusals_are_one_line_dialogs(tmp_path):
     assert os.listdir(read_only) == [] and not (tmp_path / "missing").exists()
     assert sorted(os.listdir(tmp_path)) == ["dir.jsonl", "fifo.jsonl", "link.jsonl", "ro",
                                             "victim.txt"]
+
+
+async def test_the_header_says_what_is_being_written(tmp_path, monkeypatch):
+    target = tmp_path / "x.jsonl"
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        seen = []
+        real_export = app.session.export
+
+        def spy(kind, path, force=False):
+            seen.append(app.query_one("#header").render().plain)
+            real_export(kind, path, force=force)
+
+        monkeypatch.setattr(app.session, "export", spy)
+        await export_to(app, pilot, str(target))
+        assert len(seen) == 1 and f"(writing {target}…)" in seen[0]
+        assert app.activity is None and "writing" not in app.query_one("#header").render().plain
+        assert load_jsonl(target).num_steps == app.session.recording.num_steps
 
 
 async def test_a_failing_export_leaves_nothing_behind(tmp_path, monkeypatch):
