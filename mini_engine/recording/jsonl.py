@@ -22,7 +22,7 @@ from typing import IO, BinaryIO, Callable, Iterator
 
 from pydantic import ValidationError
 
-from mini_engine.engine.events import (EngineStep, ScheduleView, StepStats, event_from_dict,
+from mini_engine.engine.events import (EVENT_TYPES, EngineStep, ScheduleView, StepStats,
                                        event_to_dict)
 from mini_engine.errors import MiniEngineError
 from mini_engine.files.read import InputFileError, display_name, format_size, open_input
@@ -67,15 +67,19 @@ def step_dict(step: EngineStep | None, after: tuple, frame: int) -> dict:
     return line
 
 
+def _event(line):
+    """A validated event line as the engine's event (lists as tuples; no dump round trip)."""
+    return EVENT_TYPES[line.kind](**{k: tuple(v) if type(v) is list else v
+                                     for k, v in vars(line).items()})
+
+
 def _engine_step(s: Step) -> EngineStep:
+    req_ids, num_tokens, sampled = zip(*s.scheduled) if s.scheduled else ((), (), ())
     return EngineStep(
-        step=s.step, req_ids=tuple(rid for rid, _, _ in s.scheduled),
-        num_scheduled_tokens=tuple(n for _, n, _ in s.scheduled),
-        total_num_scheduled_tokens=sum(n for _, n, _ in s.scheduled),
-        sampled=tuple(t for _, _, t in s.scheduled),
-        events=tuple(event_from_dict(e.model_dump()) for e in s.events), num_before=0,
-        finished=tuple(s.finished), at_schedule=ScheduleView(**s.at_schedule.model_dump()),
-        stats=StepStats(**s.stats.model_dump()))
+        step=s.step, req_ids=req_ids, num_scheduled_tokens=num_tokens,
+        total_num_scheduled_tokens=sum(num_tokens), sampled=sampled,
+        events=tuple(map(_event, s.events)), num_before=0, finished=tuple(s.finished),
+        at_schedule=ScheduleView(**vars(s.at_schedule)), stats=StepStats(**vars(s.stats)))
 
 
 def _dumps(obj) -> str:
@@ -227,7 +231,7 @@ class _Reader:
         except Defect as e:
             raise self.error(e.message, e.field) from None
         try:
-            after = tuple(event_from_dict(e.model_dump()) for e in step.after)
+            after = tuple(map(_event, step.after))
             if step.step == 0:
                 builder.begin(after)
             else:
