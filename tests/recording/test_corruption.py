@@ -14,7 +14,7 @@ import io
 import json
 
 import pytest
-from corpus import (line_mutants, preemption_scenario, prefix_scenario, recording_text,
+from recording_corpus import (line_mutants, preemption_scenario, prefix_scenario, recording_text,
                     sample_value_mutants, use_everything)
 from hypothesis import given, settings
 from hypothesis import strategies as st

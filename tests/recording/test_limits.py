@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from corpus import preemption_scenario, prefix_scenario
+from recording_corpus import preemption_scenario, prefix_scenario
 from helpers import req, scenario
 
 from mini_engine.cli import main
