@@ -81,7 +81,7 @@ def recorded_steps(source: Source, until: int | None = None,
         last = rec.num_steps if until is None else min(until, rec.num_steps)
         return rec, iter(range(1, last + 1))
     from mini_engine.recording.recorder import Recorder
-    recorder = Recorder(source.scenario)
+    recorder = Recorder(source.scenario, until)
     rec = recorder.recording
 
     def steps() -> Iterator[int]:

@@ -448,17 +448,26 @@ def test_a_run_beyond_the_step_limit_can_be_cut_with_until(capsys, tmp_path):
     assert err == "mini-engine: error: --until cannot cut a loaded recording\n"
 
 
-def test_a_run_that_reaches_the_step_limit_stops_with_one_line(capsys, monkeypatch):
+UNCERTAIN = """\
+name: uncertain
+description: could stop at token 200 at any step, so nothing bounds it up front; never does
+model: {rule: constant, value: 7}
+requests:
+  - {id: a, prompt: abcd, max_tokens: 1000, stop_token_ids: [200]}
+"""
+
+
+def test_a_run_that_reaches_the_step_limit_stops_with_one_line(capsys, monkeypatch, tmp_path):
     import mini_engine.recording.recorder as recorder
 
     monkeypatch.setattr(recorder, "MAX_RECORDED_STEPS", 300)  # as if the run were endless
-    code, out, err = run(capsys, "run", "large_workload", "--format", "log")
+    path = tmp_path / "uncertain.yaml"
+    path.write_text(UNCERTAIN)
+    code, out, err = run(capsys, "run", str(path), "--format", "log")
     assert code == 2
     lines = out.splitlines()
     assert lines[-2].startswith("Iteration(300): ")  # every step up to the limit, streamed
     assert lines[-1].startswith("Engine 000: ")
-    assert len(err.splitlines()) == 1
-    assert err.endswith(
-        "large_workload.yaml: large_workload: still running after 300 steps; a recording holds "
-        "at most 1,000,000 steps (MAX_RECORDED_STEPS): record fewer with --until STEPS, or "
-        "shorten the scenario\n")
+    assert err == (f"{path}: uncertain: still running after 300 steps; a recording holds at "
+                   "most 1,000,000 steps (MAX_RECORDED_STEPS): record fewer with --until STEPS, "
+                   "or shorten the scenario\n")
