@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from mini_engine.cli import main
+from mini_engine.sources import RECORD_BATCH
 
 # Each of these would act on a terminal: retitle it (OSC), clear it (CSI), ring the bell,
 # or start a C1 control sequence; a lone surrogate can't even be encoded for output.
@@ -376,8 +377,8 @@ def test_run_prints_its_first_steps_while_the_run_goes_on(monkeypatch, fmt):
     monkeypatch.setattr(Recorder, "advance", advance)
     monkeypatch.setattr(sys, "stdout", out)
     assert main(["run", "large_workload", "--until", "2000", "--format", fmt]) == 0
-    assert recorded[-1] == 2000 and len(recorded) == 8  # batches of 256 steps
-    assert out.seen_at[0] == 256  # the first lines came after one batch, not the whole run
+    assert recorded[-1] == 2000 and len(recorded) == -(-2000 // RECORD_BATCH)
+    assert out.seen_at[0] == RECORD_BATCH  # the first lines came after one batch, not at the end
     assert out.seen_at[-1] == 2000
 
 
