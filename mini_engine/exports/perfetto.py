@@ -48,6 +48,7 @@ PID = 1
 STEPS_TID = 0
 
 _STATUS_REASON = {"FINISHED_STOPPED": "stop", "FINISHED_LENGTH": "length",
+                  "FINISHED_LENGTH_CAPPED": "length",
                   "FINISHED_ABORTED": "abort", "FINISHED_IGNORED": "ignored"}
 
 

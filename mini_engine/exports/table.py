@@ -40,6 +40,7 @@ MAX_NAMES = 8
 _WIDTH_SAMPLE = 200  # column widths come from the first rows, so lines stream out
 _MAX_WIDTH = 60
 _SHORT_REASON = {"FINISHED_STOPPED": "stop", "FINISHED_LENGTH": "length",
+                 "FINISHED_LENGTH_CAPPED": "length",
                  "FINISHED_ABORTED": "abort", "FINISHED_IGNORED": "ignored"}
 
 
