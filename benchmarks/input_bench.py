@@ -4,10 +4,10 @@ limit and at 16 MB, and a ~100 MB JSONL recording (issue 8, classes 3 and 10).
     python benchmarks/input_bench.py [--quick] [--recording-mb 100] [--keep DIR]
 
 Each input is loaded in a fresh subprocess (`load_scenario` or `load_jsonl`, the public
-API), which reports its wall and CPU time, its peak RSS (`ru_maxrss`) and its peak RSS
-before the load (after the imports), and, in a second load in the same process, the
-peak of the memory Python allocated during the load (`tracemalloc`; slower, so not
-timed). Figures
+API), which reports its wall and CPU time, its RSS before the load (after the imports)
+and its peak RSS during the load (VmHWM, reset before the load), and, in a second load
+in the same process, the peak of the memory Python allocated during the load
+(`tracemalloc`; slower, so not timed). Figures
 are printed, never asserted. --quick uses small sizes (1 MB scenarios, a 5 MB
 recording) for a smoke run.
 
@@ -102,8 +102,33 @@ def make_recording(path: Path, target_mb: float) -> tuple[int, float]:
 
 # ---------------------------------------------------------------------- measuring
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+def _status_mb(key: str) -> float | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
+def _rss_now_mb() -> float:
+    return _status_mb("VmRSS") or _peak_mb()
+
+
+def _peak_mb() -> float:
+    """This process's peak RSS: VmHWM (ru_maxrss would include the parent's peak: Linux
+    keeps it across fork and execve)."""
+    return _status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_peak() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")  # resets VmHWM to the current RSS (Linux 4.0+)
+    except OSError:
+        pass
 
 
 def worker(kind: str, path: str) -> dict:
@@ -119,14 +144,15 @@ def worker(kind: str, path: str) -> dict:
 
         def describe(x):
             return f"{x.num_steps:,} steps"
-    base = _rss_mb()
+    base = _rss_now_mb()
+    _reset_peak()
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         result = describe(load(path))
     except MiniEngineError as e:
         result = "refused: " + str(e).split(": ", 1)[1][:70]
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    peak_rss = _rss_mb()
+    peak_rss = _peak_mb()
     tracemalloc.start()
     try:
         load(path)
@@ -182,9 +208,9 @@ def main() -> None:
         steps, seconds = make_recording(path, recording_mb)
         print(f"({steps:,} steps recorded and saved in {seconds:.1f} s)", flush=True)
         print(row("recording", path.stat().st_size, measure("recording", path)))
-    print("\nwall/cpu: one load in a fresh process (seconds); RSS: that process's peak RSS, "
-          "base: its peak RSS before the load, after the imports (MB); traced: tracemalloc's "
-          "peak during a second load (MB).")
+    print("\nwall/cpu: one load in a fresh process (seconds); RSS: that process's peak RSS "
+          "during the load, base: its RSS before it, after the imports (MB); traced: "
+          "tracemalloc's peak during a second load (MB).")
 
 
 if __name__ == "__main__":
