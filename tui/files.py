@@ -33,7 +33,7 @@ def describe_error(err: BaseException, label: str) -> str:
 
 class FileActions:
     """Mixed into DebuggerApp (which provides session, source_path, activity,
-    open_source, notify, push_screen and call_after_refresh)."""
+    recording_stopped, open_source, notify, push_screen and call_after_refresh)."""
 
     def action_open_file(self) -> None:
         def done(path: str | None) -> None:
@@ -55,7 +55,7 @@ class FileActions:
         session = self.session
         if session is None:
             return
-        if not session.complete:
+        if not session.complete and not self.recording_stopped:
             self.notify("the recording is still being computed; try again when it is done",
                         timeout=3)
             return

@@ -258,7 +258,7 @@ async def test_a_slow_load_keeps_the_ui_live_and_a_newer_open_wins(tmp_path, mon
         assert app.session.scenario_name == "hello"  # the older open was dropped
 
 
-async def test_a_run_that_fails_later_keeps_its_recorded_steps(monkeypatch):
+async def test_a_run_that_fails_later_keeps_its_recorded_steps(monkeypatch, tmp_path):
     """An exception while recording (after the first batch) is a dialog; the steps
     recorded so far stay browsable and the header says the recording stopped."""
     from mini_engine.debug.session import DebugSession
@@ -285,6 +285,11 @@ async def test_a_run_that_fails_later_keeps_its_recorded_steps(monkeypatch):
         await pilot.pause()
         assert app.session.cursor == 200
         assert "(recording stopped at 200)" in app.query_one("#header").render().plain
+        # What was recorded can still be exported (the file says it is incomplete).
+        await export_to(app, pilot, str(tmp_path / "part.jsonl"))
+        assert not isinstance(app.screen, ErrorScreen)
+        part = load_jsonl(tmp_path / "part.jsonl")
+        assert part.num_steps == 200 and not part.complete
 
 
 async def test_a_run_refused_in_its_first_batch_keeps_the_old_session(monkeypatch):
