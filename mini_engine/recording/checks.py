@@ -32,7 +32,7 @@ PENDING, WAITING, RUNNING, PREEMPTED, FINISHED = range(5)
 _NAMES = ("PENDING", "WAITING", "RUNNING", "PREEMPTED", "FINISHED")
 _REQUEST_KINDS = ("queued", "ignored", "admitted", "preempted", "finished")
 _FINISH_REASON = {"FINISHED_STOPPED": "stop", "FINISHED_LENGTH": "length",
-                  "FINISHED_ABORTED": "abort"}
+                  "FINISHED_LENGTH_CAPPED": "length", "FINISHED_ABORTED": "abort"}
 _USAGE_TOLERANCE = 1e-9
 
 
@@ -61,6 +61,8 @@ class FrameChecker:
         self.counts = [0] * 5  # requests per status
         self.counts[PENDING] = n
         self.blocks = BlockMirror(cfg.num_gpu_blocks)
+        self.length_status = ("FINISHED_LENGTH_CAPPED" if cfg.vllm_compat
+                              else "FINISHED_LENGTH")
         self.queue_position = "sorted" if cfg.policy == "priority" else "back"
         self.preempt_position = "sorted" if cfg.policy == "priority" else "front"
         self.frame = -1
@@ -251,8 +253,12 @@ class FrameChecker:
             if ev.stop_reason != want:
                 raise Defect(f"{where}.stop_reason", f"{ev.stop_reason!r}, but the request "
                                                      f"stopped on token {token}")
+        elif ev.status != self.length_status:
+            raise Defect(f"{where}.status", f"{ev.status}, but a length stop is "
+                                            f"{self.length_status} here (vllm_compat is "
+                                            f"{self.cfg.vllm_compat})")
         elif token in self.stops[ri] or self.tokens[ri] < self.limit[ri]:
-            raise Defect(f"{where}.status", f"FINISHED_LENGTH at {self.tokens[ri]} tokens, "
+            raise Defect(f"{where}.status", f"{ev.status} at {self.tokens[ri]} tokens, "
                                             f"the limit is {self.limit[ri]}")
 
     # ------------------------------------------------------------------ the step

@@ -41,7 +41,8 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 RequestId = Annotated[str, Field(min_length=1)]
 # Block 0 is vLLM's null block and never appears; the upper bound is the header's count.
 BlockIds = list[Annotated[int, Field(ge=1, le=INT64_MAX)]]
-FINISHED_STATUSES = ("FINISHED_STOPPED", "FINISHED_LENGTH", "FINISHED_ABORTED", "FINISHED_IGNORED")
+FINISHED_STATUSES = ("FINISHED_STOPPED", "FINISHED_LENGTH", "FINISHED_ABORTED", "FINISHED_IGNORED",
+                     "FINISHED_LENGTH_CAPPED")
 LIVE_STATUSES = ("WAITING", "RUNNING", "PREEMPTED")
 StopReason = Literal["budget", "max_num_seqs", "kv_cache", "budget_unchunked", "preemption"]
 
@@ -86,7 +87,9 @@ class Preempted(_Line):
 class Finished(_Line):
     kind: Literal["finished"]
     request_id: RequestId
-    status: Literal["FINISHED_STOPPED", "FINISHED_LENGTH", "FINISHED_ABORTED"]
+    # The length stop is FINISHED_LENGTH, or vLLM's FINISHED_LENGTH_CAPPED with vllm_compat.
+    status: Literal["FINISHED_STOPPED", "FINISHED_LENGTH", "FINISHED_ABORTED",
+                    "FINISHED_LENGTH_CAPPED"]
     reason: Literal["stop", "length", "abort"] | None
     stop_reason: StopTokenId | str | None
     prev_status: Literal[LIVE_STATUSES]  # type: ignore[valid-type]
@@ -159,6 +162,7 @@ class EngineSettings(_Line):
     enable_prefix_caching: bool
     max_model_len: Positive
     policy: Literal["fcfs", "priority"]
+    vllm_compat: bool = False  # written only when on
 
 
 class SamplingParamsLine(_Line):

@@ -168,8 +168,12 @@ NAMED = [
      "4: stats.kv_cache_usage: Input should be a valid number"),
     ("step 1.9", _frame(2, lambda d: d.update(step=1.9)), "3: step: Input should be a valid integer"),
     ("status 99", _frame(11, lambda d: _finished_event(d).update(status=99)),
-     "12: events.1.finished.status: Input should be 'FINISHED_STOPPED', 'FINISHED_LENGTH' or "
-     "'FINISHED_ABORTED'"),
+     "12: events.1.finished.status: Input should be 'FINISHED_STOPPED', 'FINISHED_LENGTH', "
+     "'FINISHED_ABORTED' or 'FINISHED_LENGTH_CAPPED'"),
+    ("a vLLM status in a lab run", _frame(11, lambda d: _finished_event(d).update(
+        status="FINISHED_LENGTH_CAPPED")),
+     "12: events.1.status: FINISHED_LENGTH_CAPPED, but a length stop is FINISHED_LENGTH here "
+     "(vllm_compat is False)"),
     ("negative token count", _frame(2, lambda d: d["scheduled"][0].__setitem__(1, -3)),
      "3: scheduled.0.1: Input should be greater than or equal to 1"),
     ("block id out of range", _frame(2, lambda d: d["events"][0].update(block_ids=[1, 10 ** 6])),

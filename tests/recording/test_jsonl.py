@@ -54,6 +54,17 @@ def test_round_trip_bundled(name, tmp_path):
     assert load_jsonl(tmp_path / "r.jsonl") == rec
 
 
+def test_round_trip_vllm_compat(tmp_path):
+    """vLLM's mode: FINISHED_LENGTH_CAPPED, the trailing step, `vllm_compat` in the header."""
+    sc = scenario([req("a", 8, max_tokens=3), req("b", 5, max_tokens=2, arrival=1)],
+                  block_size=4, num_gpu_blocks=8, vllm_compat=True)
+    rec = record(sc)
+    save_jsonl(rec, tmp_path / "r.jsonl")
+    text = (tmp_path / "r.jsonl").read_text(encoding="utf-8")
+    assert '"vllm_compat":true' in text and "FINISHED_LENGTH_CAPPED" in text
+    assert load_jsonl(tmp_path / "r.jsonl") == rec
+
+
 def test_header_and_lines(saved):
     rec, path = saved
     lines = path.read_text(encoding="utf-8").splitlines()
