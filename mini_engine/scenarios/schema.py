@@ -122,6 +122,8 @@ class EngineSection(_Strict):
     enable_prefix_caching: bool = _setting("enable_prefix_caching")
     max_model_len: int = _setting("max_model_len", None, 1, INT32_MAX)
     policy: str = _setting("policy", None, enum=["fcfs", "priority"])
+    vllm_compat: bool = _setting("vllm_compat",
+                                 "follow vLLM 0.33 where the lab differs (README)")
 
     @model_validator(mode="after")
     def _engine_accepts(self) -> "EngineSection":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -370,7 +371,7 @@ def test_json_schema_shape_and_keys():
                                          "events", "generate", "expect"}
     assert set(schema["required"]) == {"name", "description"}
     defs = schema["$defs"]
-    assert set(defs["EngineSection"]["properties"]) == set(EngineConfig().to_dict())
+    assert set(defs["EngineSection"]["properties"]) == {f.name for f in dataclasses.fields(EngineConfig)}
     request = defs["RequestSection"]
     assert set(request["properties"]) == {
         "id", "prompt", "prompt_token_ids", "max_tokens", "min_tokens", "ignore_eos",
@@ -543,3 +544,22 @@ def test_small_bundled_scenarios_meet_their_expect_blocks(name):
     statuses, steps, preemptions = _run(sc)
     assert statuses == sc.expect.statuses
     assert (steps, preemptions) == (sc.expect.total_steps, sc.expect.num_preemptions)
+
+
+def test_engine_vllm_compat_key_runs_in_vllm_mode():
+    text = textwrap.dedent("""\
+        name: compat
+        description: the lab's hello in vLLM-compatible mode
+        engine: {vllm_compat: true}
+        requests:
+          - {id: req-0, prompt: hello, max_tokens: 4}
+        """)
+    scenario = load_scenario_text(text, "compat.yaml")
+    assert scenario.engine.vllm_compat is True
+    lab = load_scenario_text(text.replace("{vllm_compat: true}", "{}"), "lab.yaml")
+    assert lab.engine.vllm_compat is False
+    with pytest.raises(ScenarioError, match="engine.vllm_compat"):
+        load_scenario_text(text.replace("true}", "3}"), "bad.yaml")
+    from mini_engine import record
+    assert record(scenario).num_steps == 5  # vLLM's trailing step
+    assert record(lab).num_steps == 4
