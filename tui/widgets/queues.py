@@ -12,6 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 from mini_engine.debug.session import PENDING, StepState
+from mini_engine.recording import WAITING_REASONS
 
 from tui.styles import ComponentStyles
 from tui.text import shown
@@ -22,6 +23,18 @@ REASON_LABELS = {  # short (<= 12) labels; mini_engine.recording.WAITING_REASONS
     "preemption": "preempt step", "head_of_line": "head-of-line",
     "budget_unchunked": "no chunking", "priority": "priority",
 }
+
+
+def reason_label(reason: str) -> str:
+    """The short label of a wait reason (a key of mini_engine.recording.WAITING_REASONS)."""
+    return REASON_LABELS.get(reason, shown(reason))
+
+
+def reason_explanation(reason: str) -> str:
+    """The long explanation of a wait reason."""
+    return WAITING_REASONS.get(reason, "")
+
+
 FINISH_LABELS = {"FINISHED_STOPPED": "stop", "FINISHED_LENGTH": "length",
                  "FINISHED_LENGTH_CAPPED": "length",
                  "FINISHED_ABORTED": "abort", "FINISHED_IGNORED": "ignored"}

@@ -23,8 +23,8 @@ from textual.strip import Strip
 from mini_engine.debug.session import STATUS_NAMES, DebugSession, StepRecord, StepState
 
 from tui.styles import ComponentStyles
-from tui.text import fit, width
-from tui.widgets.queues import REASON_LABELS
+from tui.text import fit, shown, width
+from tui.widgets.queues import reason_label
 
 SHORT_STATUS = {"PENDING": "pending", "WAITING": "WAITING", "RUNNING": "RUNNING",
                 "PREEMPTED": "PREEMPTED", "FINISHED_STOPPED": "stopped",
@@ -40,6 +40,8 @@ STATUS_COMPONENTS = {"PENDING": "request-table--pending", "WAITING": "request-ta
                      "FINISHED_LENGTH_CAPPED": "request-table--finished",
                      "FINISHED_ABORTED": "request-table--dropped",
                      "FINISHED_IGNORED": "request-table--dropped"}
+TABLE_CHROME = 4  # border (2) and the vertical scrollbar (2)
+ACTIVE_FIRST_ABOVE = 50  # runs with more requests open with running, then waiting, first
 _BAR = " ▏▎▍▌▋▊▉█"
 
 
@@ -57,12 +59,31 @@ COLUMNS = (  # most telling first: narrow terminals scroll the rest into view
     Column("progress", "computed/tokens", 15, right=False),
     Column("sched", "sched", 6),
     Column("out", "out", 4),
-    Column("why", "why waiting", 12, right=False),
     Column("blocks", "blk", 4),
     Column("hit", "hit", 5),
     Column("pre", "pre", 3),
-    Column("ttft", "ttft", 4),
+    Column("ttft", "ttft", 5),
+    Column("why", "why waiting / ignored", 22, right=False),
 )
+
+
+def compact(value: int, w: int) -> str:
+    """`value` in at most `w` cells, never a dropped digit: 12345 -> "12k", else "…"."""
+    text = str(value)
+    if len(text) <= w:
+        return text
+    for div, unit in ((1_000, "k"), (1_000_000, "M"), (1_000_000_000, "G")):
+        short = f"{value / div:.1f}".rstrip("0").rstrip(".") + unit
+        if len(short) > w:
+            short = f"{value // div}{unit}"
+        if len(short) <= w:
+            return short
+    return "…"
+
+
+def fit_cell(text: str, w: int) -> str:
+    """A cell's text cut to `w` cells with an ellipsis, never silently."""
+    return text if len(text) <= w else text[:max(w - 1, 0)] + "…"
 
 
 def progress_bar(done: int, total: int, width: int) -> str:
@@ -113,6 +134,8 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
         self._changed: dict[str, np.ndarray] = {}
         self._sched: dict[str, tuple[int, str]] = {}
         self._reasons: dict[str, str] = {}
+        self._ignored: dict[str, str] | None = None  # request id -> why it was ignored
+        self._ignored_at = -1  # the recorded steps it was read from
         self.border_title = "requests"
         self.id_width = COLUMNS[0].width
 
@@ -121,11 +144,18 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
     def show(self, state: StepState, prev: StepState | None, record: StepRecord) -> None:
         """Show a step: `prev` (the step before) decides which cells are highlighted."""
         first = self.state is None or self.state.request_ids != state.request_ids
+        kept = self.selected_request if first else None  # selection across a reload
         self.state, self.record = state, record
         if first:
+            self._ignored = None
             longest = max((width(r) for r in state.request_ids), default=2)
             self.id_width = max(4, min(longest, 16))
+            # A large run opens on what is active; a small one in scenario order.
+            self.active_first = len(state.request_ids) > ACTIVE_FIRST_ABOVE
+            # Never wider than its columns: the side panels take the rest (app.tcss).
+            self.styles.max_width = self._total_width() + TABLE_CHROME
             self._apply_filter()
+            self._reselect(kept)
         self._sched = {e.request_id: (e.num_tokens, e.kind) for e in record.scheduled}
         self._reasons = dict(zip(state.waiting, state.waiting_reasons))
         if prev is not None and prev.request_ids == state.request_ids:
@@ -144,6 +174,35 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
             self._apply_filter()
         self._update_title()
         self.refresh()
+
+    def _reselect(self, request_id: str | None) -> None:
+        """After a new session: the same request if it has one, else the first row."""
+        row = 0
+        if request_id is not None and request_id in self.state.request_index:
+            rows = np.flatnonzero(self.order == self.state.request_index[request_id])
+            row = int(rows[0]) if len(rows) else 0
+        self.scroll_to(x=0, y=0, animate=False, immediate=True)
+        self.set_reactive(RequestTable.selected_row, row)
+        self.watch_selected_row(row)
+
+    def _why(self, rid: str, status: str) -> str:
+        """Why the request waits, or why the engine ignored it."""
+        if status == "FINISHED_IGNORED":
+            return "ignored: " + shown(self._ignore_reasons().get(rid, "?"))
+        reason = self._reasons.get(rid, "not_arrived" if status == "PENDING" else None)
+        return reason_label(reason) if reason else ""
+
+    def _ignore_reasons(self) -> dict[str, str]:
+        steps = self.session.last_step if self.session is not None else -1
+        if self._ignored is None or self._ignored_at != steps:
+            self._ignored, self._ignored_at = {}, steps
+            if self.session is not None:
+                recording = self.session.recording
+                for step in recording.event_steps("ignore"):
+                    for h in recording.delta(step).happenings:
+                        if h.kind == "ignore":
+                            self._ignored[h.request_id] = str(h.stop_reason)
+        return self._ignored
 
     def _update_title(self) -> None:
         total = len(self.state.request_ids) if self.state is not None else 0
@@ -176,7 +235,7 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
             self.order = np.array(keep, dtype=np.int64)
         if self.active_first:
             rank = np.full(n, 2, dtype=np.int8)
-            index = self.session.request_index
+            index = state.request_index
             rank[[index[r] for r in state.waiting]] = 1
             rank[[index[r] for r in state.running]] = 0
             self.order = self.order[np.argsort(rank[self.order], kind="stable")]
@@ -208,8 +267,23 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
         if len(self.order):
             self.selected_row = max(0, min(len(self.order) - 1, self.selected_row + delta))
 
+    def _starts(self) -> list[int]:
+        """Where each column starts (cells from the left of the row)."""
+        starts, x = [], 0
+        for col in COLUMNS:
+            starts.append(x)
+            x += self._width(col) + 1
+        return starts
+
     def action_scroll_columns(self, delta: int) -> None:
-        self.scroll_to(x=max(0, self.scroll_x + delta), animate=False, immediate=True)
+        """Scroll by whole columns (delta's sign: right or left), never into one."""
+        x0 = int(self.scroll_x)
+        starts = self._starts()
+        if delta > 0:
+            target = next((x for x in starts if x > x0), x0)
+        else:
+            target = max((x for x in starts if x < x0), default=0)
+        self.scroll_to(x=target, animate=False, immediate=True)
 
     def watch_selected_row(self, row: int) -> None:
         height = max(self.scrollable_content_region.height - 1, 1)
@@ -247,7 +321,27 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
         else:
             row = int(self.scroll_y) + y - 1
             strip = self._row_strip(row) if 0 <= row < len(self.order) else Strip.blank(width)
-        return strip.crop(x0, x0 + width).extend_cell_length(width).apply_style(self.rich_style)
+        if y and int(self.scroll_y) + y - 1 >= len(self.order):
+            return Strip.blank(width).apply_style(self.rich_style)
+        return self._crop(strip, x0, width).apply_style(self.rich_style)
+
+    def _crop(self, strip: Strip, x0: int, width: int) -> Strip:
+        """The visible part of a row: a column the edge would cut is left out whole, and
+        a "›" (or "‹") says more columns lie that way."""
+        starts = self._starts()
+        ends = [x + self._width(c) for x, c in zip(starts, COLUMNS)]
+        left = next((x for x, e in zip(starts, ends) if x >= x0), x0)
+        right = max((e for e in ends if e <= x0 + width), default=left)
+        out = strip.crop(left, right + 1)
+        out = Strip.join([Strip.blank(left - x0), out]) if left > x0 else out
+        out = out.extend_cell_length(width).crop(0, width)
+        more_right, more_left = ends[-1] > x0 + width, x0 > 0
+        if more_right or more_left:
+            if more_right:
+                out = Strip.join([out.crop(0, width - 1), Strip([Segment("›")])])
+            if more_left:
+                out = Strip.join([Strip([Segment("‹")]), out.crop(1, width)])
+        return out
 
     def _row_strip(self, row: int) -> Strip:
         state = self.state
@@ -266,16 +360,16 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
         cells = {
             "id": rid,
             "status": SHORT_STATUS[status],
-            "progress": f"{computed:>5}/{tokens:<5}" if status != "PENDING" else "",
-            "prompt": str(prompt),
-            "out": str(tokens - prompt) if status != "PENDING" else "",
-            "sched": "" if sched is None else f"+{sched[0]}{'d' if sched[1] == 'decode' else 'p'}",
-            "blocks": str(int(state.num_blocks[i])) if state.num_blocks[i] else "",
-            "hit": str(cached) if cached > 0 else "",
-            "pre": str(int(state.num_preemptions[i])) if state.num_preemptions[i] else "",
-            "ttft": "" if ttft is None else str(ttft),
-            "why": REASON_LABELS.get(self._reasons.get(rid, "not_arrived" if status == "PENDING"
-                                                       else ""), ""),
+            "progress": (f"{compact(computed, 5):>5}/{compact(tokens, 5):<5}"
+                         if status != "PENDING" else ""),
+            "out": compact(tokens - prompt, 4) if status != "PENDING" else "",
+            "sched": "" if sched is None else
+            f"+{compact(sched[0], 4)}{'d' if sched[1] == 'decode' else 'p'}",
+            "blocks": compact(int(state.num_blocks[i]), 4) if state.num_blocks[i] else "",
+            "hit": compact(cached, 5) if cached > 0 else "",
+            "pre": compact(int(state.num_preemptions[i]), 3) if state.num_preemptions[i] else "",
+            "ttft": "" if ttft is None else compact(ttft, 5),
+            "why": self._why(rid, status),
         }
         style_of = self.part_style
         base = style_of("request-table--selected") if row == self.selected_row else Style()
@@ -288,7 +382,7 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
             if col.key == "id":  # user data: printable, cut and padded by terminal cells
                 text = fit(rid, w)
             else:
-                text = cells[col.key][:w]
+                text = fit_cell(cells[col.key], w)
                 text = text.rjust(w) if col.right else text.ljust(w)
             changed = self._changed.get(col.key)
             style = base

@@ -10,9 +10,10 @@ from mini_engine.debug.session import StepRecord, StepState
 
 from tui.styles import ComponentStyles
 from tui.text import shown
-from tui.widgets.queues import REASON_LABELS
+from tui.widgets.queues import reason_label
 
 BAR_WIDTH = 20
+KV_BAR_WIDTH = 8
 
 
 def bar(used: int, total: int, width: int = BAR_WIDTH) -> str:
@@ -48,13 +49,20 @@ class StepPanel(ComponentStyles, Static):
                 t.append(", ".join(items) + "\n")
         if m.waiting_stop_reason and state.waiting:
             head = f" at {shown(m.waiting_stop_req_id)}" if m.waiting_stop_req_id else ""
-            t.append("admission stopped: ", style=self.part_style("step-panel--stopped"))
-            t.append(f"{REASON_LABELS.get(m.waiting_stop_reason, m.waiting_stop_reason)}{head}\n")
-        t.append("KV     ")
-        t.append(bar(round(m.kv_cache_usage_perc * 1000), 1000),
-                 style=self.part_style("step-panel--kv"))
-        t.append(f" {m.kv_cache_usage_perc:.1%}\n")
-        t.append(f"blocks free {m.num_free_blocks}, of them cached {m.num_cached_free_blocks}\n")
+            t.append(f"admission stopped{head}: ", style=self.part_style("step-panel--stopped"))
+            t.append(reason_label(m.waiting_stop_reason))
+            t.append("\n")
+            if m.waiting_stop_detail:
+                t.append(f"  {shown(m.waiting_stop_detail)}\n", style=note)
+        kv = self.part_style("step-panel--kv")
+        if m.num_free_blocks_at_schedule is not None and record.step > 0:
+            t.append("KV schedule() ", style=note)
+            t.append(bar(round(m.kv_cache_usage_at_schedule * 1000), 1000, KV_BAR_WIDTH), style=kv)
+            t.append(f" {m.kv_cache_usage_at_schedule:6.1%} {m.num_free_blocks_at_schedule} free\n")
+        t.append("KV after step ", style=note)
+        t.append(bar(round(m.kv_cache_usage_perc * 1000), 1000, KV_BAR_WIDTH), style=kv)
+        t.append(f" {m.kv_cache_usage_perc:6.1%} {m.num_free_blocks} free"
+                 f" ({m.num_cached_free_blocks} cached)\n")
         t.append(f"running {m.num_requests_running}  waiting {m.num_requests_waiting}\n",
                  style=note)
         t.append(f"preemptions {m.num_preemptions} (run total {cumulative_preemptions})\n",
@@ -67,7 +75,7 @@ class StepPanel(ComponentStyles, Static):
 
 def _happenings(record: StepRecord) -> list[tuple[str, str, list[str]]]:
     """(label, its component class, the items) for each kind of thing that happened."""
-    admitted, resumed, preempted, finished, arrived = [], [], [], [], []
+    admitted, resumed, preempted, finished, arrived, ignored = [], [], [], [], [], []
     for h in record.happenings:
         rid = shown(h.request_id)  # user data
         if h.kind == "admission":
@@ -75,9 +83,11 @@ def _happenings(record: StepRecord) -> list[tuple[str, str, list[str]]]:
         elif h.kind == "resume":
             resumed.append(rid + (f" (hit {h.num_tokens})" if h.num_tokens else ""))
         elif h.kind == "preemption":
-            preempted.append(f"{rid} (-{h.num_tokens} tok, KV "
+            preempted.append(f"{rid} (-{h.num_tokens} tok; as its blocks were freed KV "
                              f"{h.usage_before:.0%}→{h.usage_after:.0%})")
-        elif h.kind in ("finish", "abort", "ignore"):
+        elif h.kind == "ignore":
+            ignored.append(f"{rid}: {shown(h.stop_reason)}")
+        elif h.kind in ("finish", "abort"):
             finished.append(f"{rid} {shown(h.reason or h.kind)}")
         elif h.kind == "arrival":
             arrived.append(rid)
@@ -87,5 +97,6 @@ def _happenings(record: StepRecord) -> list[tuple[str, str, list[str]]]:
             ("admitted", "step-panel--admitted", admitted),
             ("resumed", "step-panel--admitted", resumed),
             ("PREEMPTED", "step-panel--preempted", preempted),
+            ("IGNORED", "step-panel--preempted", ignored),
             ("finished", "step-panel--note", finished),
             ("arrived", "step-panel--note", arrived)]
