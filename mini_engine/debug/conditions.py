@@ -4,9 +4,12 @@
     req-3.status == RUNNING       not (step < 10) or preemptions >= 2
 
 Grammar: `or` / `and` / `not`, parentheses, one comparison (== != < <= > >=)
-between operands; an operand is a number, a quoted string, or a dotted name.
-Names may contain `-` (request ids do), so there is no arithmetic. A bare name
-that the resolver doesn't know (e.g. RUNNING) is read as a string literal.
+between operands; an operand is a number (`90%` is 0.9), a quoted string, or a
+dotted name. Names may contain `-` (request ids do), so there is no arithmetic.
+`check_condition` checks the names against a `Vocabulary`: bare value words
+(RUNNING, a request id) become string literals, any other unknown name is an error
+with a did-you-mean, and a literal a field never reaches is a warning. (`evaluate`
+alone still reads a bare name its resolver doesn't know as a string.)
 
 Limits (a condition is typed by a person and evaluated at every step, so anything
 beyond them is refused with a `ConditionError` naming the column):
@@ -24,10 +27,11 @@ characters escaped: it is always one printable line.
 
 from __future__ import annotations
 
+import difflib
 import operator
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, Union
+from dataclasses import dataclass, field
+from typing import Any, Callable, Collection, Iterable, Union
 
 from mini_engine.errors import MiniEngineError
 from mini_engine.files.write import safe_text
@@ -39,7 +43,7 @@ ERROR_EXCERPT_CHARS = 60
 
 _SPACE = re.compile(r"\s*")
 _TOKEN = re.compile(r"""
-      (?P<num>-?\d+(?:\.\d+)?(?![\w.-]))
+      (?P<num>-?\d+(?:\.\d+)?%?(?![\w.%-]))
     | (?P<str>"[^"]*"|'[^']*')
     | (?P<op>==|!=|<=|>=|<|>|\(|\))
     | (?P<name>[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)
@@ -74,11 +78,13 @@ class ConditionError(MiniEngineError, ValueError):
 @dataclass(frozen=True)
 class Literal:
     value: Any
+    percent: bool = False  # written `90%` (value 0.9): only fractions take one
 
 
 @dataclass(frozen=True)
 class Name:
     path: tuple[str, ...]
+    position: int = field(default=-1, compare=False)  # its column, for errors
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
         kind = m.lastgroup
         value = m.group(kind)
         if kind == "num":
-            digits = len(value) - value.startswith("-") - ("." in value)
+            digits = len(value.rstrip("%")) - value.startswith("-") - ("." in value)
             if digits > MAX_NUMBER_DIGITS:
                 raise ConditionError(text, pos, f"number too long ({digits} digits; at most "
                                                 f"{MAX_NUMBER_DIGITS})")
@@ -211,6 +217,8 @@ class _Parser:
             self.depth -= 1
             return node
         self.i += 1
+        if kind == "num" and value.endswith("%"):
+            return Literal(float(value[:-1]) / 100, percent=True)
         if kind == "num":
             return Literal(float(value) if "." in value else int(value))
         if kind == "str":
@@ -218,7 +226,7 @@ class _Parser:
         if kind == "name" and value in ("true", "false"):
             return Literal(value == "true")
         if kind == "name" and value not in _KEYWORDS:
-            return Name(tuple(value.split(".")))
+            return Name(tuple(value.split(".")), tok[2])
         self.i -= 1
         raise self.fail(f"unexpected {value!r}")
 
@@ -250,6 +258,127 @@ def evaluate(node: Node, resolve: Resolver) -> Any:
         return _COMPARE[node.op](left, right)
     except TypeError:
         return False
+
+
+# ---------------------------------------------------------------------- checking names
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """What a name reads, to catch conditions that can never hold (a typo, 90 for 0.9)."""
+
+    kind: str = "number"  # "number" | "text"
+    low: float | None = None
+    high: float | None = None
+    fraction: bool = False  # 0..1, which the screen shows as a percent
+    values: tuple[str, ...] = ()  # every value a text field takes
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The names a condition may use: `names` alone, `<record>.<field>` for each record,
+    and bare words that stand for themselves (statuses, request ids)."""
+
+    names: dict[str, FieldInfo]
+    fields: dict[str, FieldInfo]
+    records: Collection[str] = ()
+    values: Collection[str] = ()
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`; did you mean x?` for the closest candidate (difflib), or nothing."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def check_condition(text: str, vocabulary: Vocabulary) -> tuple[Node, tuple[str, ...]]:
+    """Parse `text` and check every name against `vocabulary`: an unknown name is a
+    ConditionError with a did-you-mean; a literal that a field never reaches (usage 90,
+    a status 'RUNNIG' in quotes) is a warning (the condition is still usable). Bare
+    value words become literals, so evaluation never guesses."""
+    checker = _Checker(text, vocabulary)
+    return checker.node(parse_condition(text)), tuple(checker.warnings)
+
+
+class _Checker:
+    def __init__(self, text: str, vocabulary: Vocabulary) -> None:
+        self.text, self.vocab, self.warnings = text, vocabulary, []
+
+    def node(self, node: Node) -> Node:
+        if isinstance(node, Name):
+            return self.name(node)
+        if isinstance(node, Not):
+            return Not(self.node(node.operand))
+        if isinstance(node, BoolOp):
+            return BoolOp(node.op, tuple(self.node(n) for n in node.operands))
+        if isinstance(node, Compare):
+            left, right = self.node(node.left), self.node(node.right)
+            self.compare(left, right)
+            self.compare(right, left)
+            return Compare(node.op, left, right)
+        return node
+
+    def fail(self, name: Name, message: str) -> ConditionError:
+        return ConditionError(self.text, max(name.position, 0), message)
+
+    def name(self, name: Name) -> Node:
+        vocab, path = self.vocab, name.path
+        if len(path) == 1:
+            word = path[0]
+            if word in vocab.names:
+                return name
+            if word in vocab.values:
+                return Literal(word)
+            known = list(vocab.names) + list(vocab.values)
+            raise self.fail(name, f"unknown name {word!r}{did_you_mean(word, known)}")
+        record, fld = path[0], ".".join(path[1:])
+        if len(path) != 2 or record in vocab.names:
+            raise self.fail(name, f"{'.'.join(path)}: use <request id>.<field>")
+        if record not in vocab.records:
+            raise self.fail(name, f"unknown request {record!r}"
+                                  f"{did_you_mean(record, vocab.records)}")
+        if fld not in vocab.fields:
+            raise self.fail(name, f"unknown field {fld!r}{did_you_mean(fld, vocab.fields)} "
+                                  f"(fields: {', '.join(vocab.fields)})")
+        return name
+
+    def info(self, node: Node) -> tuple[str, FieldInfo] | None:
+        if not isinstance(node, Name):
+            return None
+        if len(node.path) == 1:
+            return node.path[0], self.vocab.names[node.path[0]]
+        return ".".join(node.path), self.vocab.fields[node.path[1]]
+
+    def compare(self, side: Node, other: Node) -> None:
+        """Warn when `side` (a field) is compared with a literal it never equals or reaches."""
+        found = self.info(side)
+        if found is None or not isinstance(other, Literal) or isinstance(other.value, bool):
+            return
+        name, info = found
+        value = other.value
+        if other.percent and not info.fraction:
+            raise ConditionError(self.text, max(side.position, 0),
+                                 f"{name} is not a fraction: a percent such as "
+                                 f"{_number(value * 100)}% only applies to 0..1 fields")
+        if info.kind == "text":
+            if not isinstance(value, str):
+                self.warnings.append(f"{name} is text: it never equals the number "
+                                     f"{_number(value)}")
+            elif info.values and value not in info.values:
+                self.warnings.append(f"{name} is never {value!r}{did_you_mean(value, info.values)}")
+            return
+        if isinstance(value, str):
+            self.warnings.append(f"{name} is a number: it never equals the text {value!r}")
+        elif ((info.low is not None and value < info.low)
+              or (info.high is not None and value > info.high)):
+            span = f"{_number(info.low)}..{_number(info.high)}" if info.high is not None \
+                else f">= {_number(info.low)}"
+            hint = (f"; the screen shows percent: write {_number(value)}% or "
+                    f"{_number(value / 100)}" if info.fraction and 1 < value <= 100 else "")
+            self.warnings.append(f"{name} is {span}, so {_number(value)} is out of range{hint}")
+
+
+def _number(value: float | None) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def names_in(node: Node) -> list[tuple[str, ...]]:

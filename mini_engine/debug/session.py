@@ -11,12 +11,12 @@ the engine. Breakpoints are either events (`preemption`, `finish req-3`,
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import replace
 
 from mini_engine.errors import MiniEngineError
-from mini_engine.debug.conditions import (MAX_CONDITION_CHARS, ConditionError, Node, evaluate,
-                                         names_in, parse_condition)
+from mini_engine.debug.breakpoints import MODES, STATUS_CHANGES, Breakpoint, HitTrack
+from mini_engine.debug.conditions import (MAX_CONDITION_CHARS, ConditionError, FieldInfo,
+                                         Vocabulary, check_condition, did_you_mean)
 from mini_engine.recording.codes import (EVENT_KINDS, PENDING, STATUS_NAMES, STEP_KIND_NAMES, WAITING_REASONS)
 from mini_engine.recording.store import Recording
 from mini_engine.recording.records import StepRecord, StepState
@@ -24,7 +24,8 @@ from mini_engine.recording.records import StepRecord, StepState
 # Event kinds a breakpoint can stop on; "status" = any status change of one request.
 BREAK_EVENTS = ("preemption", "finish", "admission", "resume", "abort", "ignore", "kv_full",
                 "chunk", "first_token", "arrival", "status")
-_STATUS_CHANGES = ("arrival", "admission", "resume", "preemption", "finish", "abort", "ignore")
+_STATUS_CHANGES = STATUS_CHANGES
+MAX_BREAKPOINTS = 32  # each condition is evaluated once per step of the run
 
 # Names a condition can read at every step (besides `<request id>.<field>`).
 GLOBAL_NAMES = {
@@ -52,20 +53,13 @@ class BreakpointError(MiniEngineError, ValueError):
     title = "Invalid breakpoint"
 
 
-@dataclass(frozen=True)
-class Breakpoint:
-    text: str  # what the user typed, normalised
-    kind: str  # an event kind from BREAK_EVENTS, or "condition"
-    request_id: str | None = None
-    condition: Node | None = field(default=None, compare=False)
-
-
 class DebugSession:
     def __init__(self, recording: Recording) -> None:
         self.recording = recording
         self.cursor = 0
         self.bookmarks: list[int] = []  # sorted
         self.breakpoints: list[Breakpoint] = []
+        self._tracks: dict[Breakpoint, HitTrack] = {}  # where each one hits, kept as it grows
         self._state_cache: dict[int, StepState] = {}
         self._recorder = None  # set by recording_scenario: the engine run still being recorded
 
@@ -213,8 +207,25 @@ class DebugSession:
 
     # ------------------------------------------------------------------ breakpoints
 
+    def vocabulary(self) -> Vocabulary:
+        """The names a condition may use in this run, with their ranges (for warnings)."""
+        rec = self.recording
+        n = len(rec.request_ids)
+        count, tokens = FieldInfo(low=0, high=n), FieldInfo(low=0)
+        names = {name: tokens for name in GLOBAL_NAMES}
+        names.update(running=count, waiting=count, finished=count,
+                     kv_cache_usage=FieldInfo(low=0, high=1, fraction=True),
+                     free_blocks=FieldInfo(low=0, high=self.config.num_gpu_blocks))
+        fields = {name: tokens for name in REQUEST_FIELDS}
+        fields.update(status=FieldInfo("text", values=STATUS_NAMES),
+                      waiting_reason=FieldInfo("text", values=tuple(WAITING_REASONS)))
+        return Vocabulary(names, fields, rec.request_index,
+                          set(STATUS_NAMES) | set(WAITING_REASONS) | set(rec.request_index))
+
     def parse_breakpoint(self, text: str) -> Breakpoint:
-        """`preemption`, `finish [req]`, `status <req>`, `kv_full`, ... or a condition."""
+        """`preemption`, `finish [req]`, `status <req>`, `kv_full`, ... or a condition,
+        optionally after `when` (fire where it becomes true, the default) or `while`
+        (fire at every step where it holds)."""
         if len(text) > MAX_CONDITION_CHARS:
             raise BreakpointError(f"breakpoint too long ({len(text)} characters; at most "
                                   f"{MAX_CONDITION_CHARS})")
@@ -226,89 +237,90 @@ class DebugSession:
             kind = words[0]
             rid = words[1] if len(words) == 2 else None
             if rid is not None and rid not in self.recording.request_index:
-                raise BreakpointError(f"unknown request {rid!r}")
+                raise BreakpointError(f"unknown request {rid!r}"
+                                      f"{did_you_mean(rid, self.recording.request_index)}")
             if kind == "status" and rid is None:
                 raise BreakpointError("'status' needs a request id: status <request id>")
             return Breakpoint(" ".join(words), kind, rid)
+        mode, condition = "when", text
+        if words[0] in MODES and len(words) > 1:
+            mode = words[0]  # blanked out, so error columns still count from the start
+            stripped = text.lstrip()
+            condition = " " * (len(text) - len(stripped) + len(mode)) + stripped[len(mode):]
         try:
-            node = parse_condition(text)
-        except ConditionError as err:
-            raise BreakpointError(str(err)) from None
-        for path in names_in(node):
-            self._check_name(path)
-        return Breakpoint(text.strip(), "condition", None, node)
-
-    def _check_name(self, path: tuple[str, ...]) -> None:
-        if len(path) == 1:
-            return  # a global name, or a bare word such as RUNNING
-        if len(path) != 2:
-            raise BreakpointError(f"{'.'.join(path)}: use <request id>.<field>")
-        rid, fld = path
-        if rid not in self.recording.request_index:
-            raise BreakpointError(f"unknown request {rid!r}")
-        if fld not in REQUEST_FIELDS:
-            raise BreakpointError(f"unknown field {fld!r}; known: {', '.join(REQUEST_FIELDS)}")
+            node, warnings = check_condition(condition, self.vocabulary())
+        except ConditionError as err:  # quoting what was typed, the mode word included
+            raise BreakpointError(str(ConditionError(text, err.position, err.message))) from None
+        return Breakpoint(condition.strip(), "condition", None, node, mode, warnings=warnings)
 
     def add_breakpoint(self, text: str) -> Breakpoint:
+        """Add (or re-enable) a breakpoint; its `warnings` say if it may never fire."""
         bp = self.parse_breakpoint(text)
-        if bp not in self.breakpoints:
-            self.breakpoints.append(bp)
+        if bp in self.breakpoints:
+            i = self.breakpoints.index(bp)
+            self.breakpoints[i] = replace(self.breakpoints[i], enabled=True)
+            return self.breakpoints[i]
+        if len(self.breakpoints) >= MAX_BREAKPOINTS:
+            raise BreakpointError(f"too many breakpoints (at most {MAX_BREAKPOINTS}): "
+                                  f"delete one first")
+        self.breakpoints.append(bp)
         return bp
 
     def remove_breakpoint(self, index: int) -> Breakpoint:
-        return self.breakpoints.pop(index)
+        bp = self.breakpoints.pop(index)
+        self._tracks.pop(bp, None)
+        return bp
+
+    def set_enabled(self, index: int, enabled: bool | None = None) -> Breakpoint:
+        """Enable or disable (default: toggle) without deleting; disabled ones never stop."""
+        bp = self.breakpoints[index]
+        bp = self.breakpoints[index] = replace(
+            bp, enabled=not bp.enabled if enabled is None else enabled)
+        return bp
+
+    def set_mode(self, index: int, mode: str | None = None) -> Breakpoint:
+        """A condition's mode, "when" or "while" (default: the other one)."""
+        bp = self.breakpoints[index]
+        if bp.kind != "condition":
+            raise BreakpointError(f"{bp.text!r} is an event: it has no when/while mode")
+        if mode is None:
+            mode = MODES[1 - MODES.index(bp.mode)]
+        if mode not in MODES:
+            raise BreakpointError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+        bp = self.breakpoints[index] = replace(bp, mode=mode)
+        return bp
+
+    def _track(self, bp: Breakpoint) -> HitTrack:
+        track = self._tracks.get(bp)
+        if track is None:
+            track = self._tracks[bp] = HitTrack(self.recording, bp)
+        return track
+
+    def _enabled(self) -> list[Breakpoint]:
+        return [bp for bp in self.breakpoints if bp.enabled]
+
+    def breakpoint_steps(self, index: int) -> list[int]:
+        """Every step where breakpoint `index` hits (enabled or not), in the recorded steps."""
+        return list(self._track(self.breakpoints[index]).extend())
+
+    def hit_counts(self, index: int) -> tuple[int, int]:
+        """(hits at or before the cursor, hits in the whole recorded run) of breakpoint `index`."""
+        track = self._track(self.breakpoints[index])
+        return track.count_through(self.cursor), len(track.extend())
 
     def hits_at(self, step: int) -> list[Breakpoint]:
-        """The breakpoints that fire at `step` (events there, conditions turning true there)."""
-        return [bp for bp in self.breakpoints if self._fires(bp, step)]
-
-    def _fires(self, bp: Breakpoint, step: int) -> bool:
-        if bp.kind == "condition":
-            return self._becomes_true([bp], step, {})
-        return self._event_steps(bp, step) is not None
-
-    def _becomes_true(self, conditions: list[Breakpoint], step: int, memo: dict) -> bool:
-        """Conditions are edge-triggered: they fire where one turns true (false, or step 0,
-        just before), so continuing through a stretch where it stays true doesn't stop
-        at every step."""
-        def value(s: int) -> tuple[bool, ...]:
-            if s not in memo:
-                resolve = self._resolver(s)
-                memo[s] = tuple(bool(evaluate(bp.condition, resolve)) for bp in conditions)
-            return memo[s]
-
-        now = value(step)
-        before = value(step - 1) if step > 0 else (False,) * len(conditions)
-        return any(n and not b for n, b in zip(now, before))
-
-    def _event_steps(self, bp: Breakpoint, step: int) -> int | None:
-        for k in _kinds(bp):
-            steps = self.recording.event_steps(k, bp.request_id)
-            i = bisect.bisect_left(steps, step)
-            if i < len(steps) and steps[i] == step:
-                return step
-        return None
+        """The enabled breakpoints that fire at `step` (events there; conditions turning
+        true there, or holding there for `while` ones)."""
+        return [bp for bp in self._enabled() if self._track(bp).hit_at(step)]
 
     def find_breakpoint(self, direction: int) -> int | None:
-        """The nearest step after (or before) the cursor where any breakpoint fires."""
-        best: int | None = None
-        events = [bp for bp in self.breakpoints if bp.kind != "condition"]
-        for bp in events:
-            steps = sorted({s for k in _kinds(bp)
-                            for s in self.recording.event_steps(k, bp.request_id)})
-            s = _neighbour(steps, self.cursor, direction)
-            if s is not None and (best is None or (s < best if direction > 0 else s > best)):
-                best = s
-        conditions = [bp for bp in self.breakpoints if bp.kind == "condition"]
-        if conditions:
-            stop = best if best is not None else (self.last_step + 1 if direction > 0 else -1)
-            memo: dict = {}
-            step = self.cursor + direction
-            while (step < stop) if direction > 0 else (step > stop):
-                if self._becomes_true(conditions, step, memo):
-                    return step
-                step += direction
-        return best
+        """The nearest step after (or before) the cursor where an enabled breakpoint fires."""
+        found = [_neighbour(self._track(bp).extend(), self.cursor, direction)
+                 for bp in self._enabled()]
+        found = [s for s in found if s is not None]
+        if not found:
+            return None
+        return min(found) if direction > 0 else max(found)
 
     def continue_(self, direction: int) -> int | None:
         """Run forward (or backward) to the next breakpoint hit; None (cursor unmoved) if none."""
@@ -317,69 +329,15 @@ class DebugSession:
             self.go(step)
         return step
 
-    def hit_steps(self, limit: int = 100_000) -> set[int]:
-        """Steps where any breakpoint fires (for the timeline markers)."""
-        hits: set[int] = set()
-        for bp in self.breakpoints:
-            if bp.kind != "condition":
-                for k in _kinds(bp):
-                    hits.update(self.recording.event_steps(k, bp.request_id))
-        # Conditions on global names are cheap to scan (no seek); request fields are not marked.
-        conditions = [bp for bp in self.breakpoints if bp.kind == "condition"
-                      and all(len(p) == 1 for p in names_in(bp.condition))]
-        if conditions:
-            memo: dict = {}
-            for step in range(min(self.last_step + 1, limit)):
-                if self._becomes_true(conditions, step, memo):
-                    hits.add(step)
-        return hits
+    def breakpoint_hits(self) -> dict[int, list[int]]:
+        """Breakpoint index -> its hit steps, for every enabled breakpoint (timeline marks;
+        conditions on request fields included)."""
+        return {i: list(self._track(bp).extend())
+                for i, bp in enumerate(self.breakpoints) if bp.enabled}
 
-    # ------------------------------------------------------------------ resolver
-
-    def _resolver(self, step: int):
-        rec = self.recording
-        summary = rec.summary()
-        state_box: list[StepState] = []
-
-        def state() -> StepState:
-            if not state_box:
-                state_box.append(self.state(step))
-            return state_box[0]
-
-        def resolve(path: tuple[str, ...]) -> Any:
-            if len(path) == 1:
-                name = path[0]
-                if name == "step":
-                    return step
-                m = rec.metrics(step)
-                value = {
-                    "running": lambda: m.num_requests_running,
-                    "waiting": lambda: m.num_requests_waiting,
-                    "kv_cache_usage": lambda: m.kv_cache_usage_perc,
-                    "free_blocks": lambda: m.num_free_blocks,
-                    "scheduled_tokens": lambda: m.num_scheduled_tokens,
-                    "prefill_tokens": lambda: m.prefill_tokens,
-                    "decode_tokens": lambda: m.decode_tokens,
-                    "preemptions": lambda: m.num_preemptions,
-                    "total_preemptions": lambda: int(summary.num_preemptions[:step + 1].sum()),
-                    "prefix_cache_hits": lambda: m.prefix_cache_hits,
-                    "finished": lambda: len(state().finished),
-                }.get(name)
-                if value is None:
-                    raise KeyError(name)
-                return value()
-            rid, fld = path
-            st = state()
-            if rid not in rec.request_index:
-                raise KeyError(rid)
-            if fld == "status":
-                return st.status_name(rid)
-            if fld == "waiting_reason":
-                return st.waiting_reason(rid)
-            r = st.request(rid)
-            return getattr(r, fld)
-
-        return resolve
+    def hit_steps(self) -> set[int]:
+        """Steps where any enabled breakpoint fires (for the timeline markers)."""
+        return {s for steps in self.breakpoint_hits().values() for s in steps}
 
 
 def _neighbour(steps: list[int] | tuple[int, ...], cursor: int, direction: int) -> int | None:
@@ -390,12 +348,7 @@ def _neighbour(steps: list[int] | tuple[int, ...], cursor: int, direction: int) 
     return steps[i - 1] if i > 0 else None
 
 
-def _kinds(bp: Breakpoint) -> tuple[str, ...]:
-    """The recording's event kinds an event breakpoint stops on."""
-    return _STATUS_CHANGES if bp.kind == "status" else (bp.kind,)
-
-
-__all__ = ["BREAK_EVENTS", "Breakpoint", "BreakpointError", "DebugSession", "GLOBAL_NAMES",
+__all__ = ["BREAK_EVENTS", "MAX_BREAKPOINTS", "MODES", "Breakpoint", "BreakpointError", "DebugSession", "GLOBAL_NAMES",
            "REQUEST_FIELDS", "EVENT_KINDS", "STATUS_NAMES",
            # for the UI, which reads state only through this module:
            "PENDING", "STEP_KIND_NAMES", "WAITING_REASONS", "StepRecord", "StepState"]
