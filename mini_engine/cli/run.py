@@ -8,15 +8,27 @@ from mini_engine.cli.common import (EXIT_OK, SOURCE_HELP, UsageError, add_comman
                                     SafeJsonOut, say)
 
 NAME = "run"
+
+
+def _reason_lines() -> str:
+    """The why-waiting words, one per line with its one-line meaning (the vocabulary's)."""
+    from mini_engine.recording.vocabulary import WAIT_REASONS
+    return "".join(f"  {r.key:<17} {r.summary}\n" for r in WAIT_REASONS.values()
+                   if r.key != "not_arrived")
+
+
 FORMAT_HELP = """\
 table columns: step; scheduled tokens per request (a:+12p = a prefill chunk of 12,
 b:+1 = a decode); budget used/max_num_batched_tokens; the running queue; the
-waiting queue with why each request is waiting (just_arrived, preempted, budget,
-max_num_seqs, kv_cache, preemption, head_of_line, budget_unchunked, priority);
-requests finished in the step (id:stop|length|abort|ignored); KV cache usage and
-blocks in use/usable.
+waiting queue with why each request is waiting (below); requests finished in the
+step (id:stop|length|abort|ignored); KV cache usage and blocks in use/usable;
+notes: when and why a request was ignored (at add_request, step 0 for one there from
+the start, and reported by the next step; or by this step's schedule()).
+why a request waits (the words the JSONL, the TUI and the README use):
+""" + _reason_lines() + """\
 log: vLLM's per-step "Iteration(i): ..." line and, every --stats-interval steps,
-its "Engine 000: Avg prompt throughput ..." stats line (per step, not per second).
+its "Engine 000: Avg prompt throughput ..." stats line (per step, not per second);
+a "Request ID ignored ...: why" line before the step that reports it.
 jsonl: the recording (a header line, then one line per step).
 """
 EXAMPLES = ("mini-engine run hello",

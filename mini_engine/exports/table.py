@@ -9,14 +9,21 @@ Columns:
 * `running`: the running queue after the step, in order;
 * `waiting (why)`: the waiting queue after the step, in the order schedule() will
   consider it, each with why it did not run in this step (the recording's
-  why-waiting codes, `mini_engine.recording.WAITING_REASONS`): `just_arrived`,
+  why-waiting codes, `mini_engine.recording.vocabulary.WAIT_REASONS`): `just_arrived`,
   `preempted` (preempted in this step), `budget`, `max_num_seqs`, `kv_cache`,
   `preemption` (a step that preempts admits nobody), `head_of_line`,
   `budget_unchunked`, `priority`;
 * `finished`: what `engine.step()` reported finished in this step plus the aborts
   applied after it, `id:reason` with reason stop / length / abort / ignored;
 * `KV`: KV cache usage after the step (vLLM's `kv_cache_usage_perc`, `%.1f`) and
-  blocks in use / usable blocks (block 0, vLLM's null block, is not usable).
+  blocks in use / usable blocks (block 0, vLLM's null block, is not usable);
+* `notes`: why a request reported here was ignored, and when: `huge ignored at
+  add_request (step 0): prompt needs 7 KV blocks, ...`. A request that can never fit
+  is ended by add_request (the recording's `ignored` event is in the frame it arrived
+  in, step 0 for `arrival_step: 0`) and reported finished by the next `engine.step()`;
+  one that outgrew the whole cache is ended by this step's schedule().
+
+Reason words are `mini_engine.recording.vocabulary`'s (the keys the JSONL stores).
 
 A dash is an empty cell. Long lists show their first `max_names` entries and
 `+N` for the rest, so every step stays one line.
@@ -29,19 +36,18 @@ from typing import IO, Iterable, Iterator
 import numpy as np
 
 from mini_engine.files.write import safe_text
-from mini_engine.recording.codes import (DECODE, PREEMPTED, R_QKEY, R_REQ, R_STATUS,
+from mini_engine.recording.codes import (DECODE, IGNORED, PREEMPTED, R_QKEY, R_REQ, R_STATUS,
                                          RUNNING, STATUS_NAMES, WAITING)
+from mini_engine.recording.analysis import ignore_note
 from mini_engine.recording.store import Recording
+from mini_engine.recording.vocabulary import finish_label
 from mini_engine.scenarios.spec import Scenario
 from mini_engine.sources import as_recording
 
-HEADER = ("step", "scheduled", "budget", "running", "waiting (why)", "finished", "KV")
+HEADER = ("step", "scheduled", "budget", "running", "waiting (why)", "finished", "KV", "notes")
 MAX_NAMES = 8
 _WIDTH_SAMPLE = 200  # column widths come from the first rows, so lines stream out
 _MAX_WIDTH = 60
-_SHORT_REASON = {"FINISHED_STOPPED": "stop", "FINISHED_LENGTH": "length",
-                 "FINISHED_LENGTH_CAPPED": "length",
-                 "FINISHED_ABORTED": "abort", "FINISHED_IGNORED": "ignored"}
 
 
 def _join(items: list[str], max_names: int, total: int | None = None) -> str:
@@ -145,17 +151,19 @@ def table_rows(source: Recording | Scenario, until: int | None = None,
                                    if h.kind == "abort") if ri not in finished]
         done = [f"{ids[ri]}:{_short(queues.status[ri])}" for ri in finished]
         kv = f"{m.kv_cache_usage_perc * 100:.1f}% {usable - m.num_free_blocks}/{usable}"
+        notes = [note for note in (ignore_note(rec, rec.request_ids[ri], step)
+                                   for ri in finished if queues.status[ri] == IGNORED)
+                 if note is not None]
         yield (str(step), _join(sched, max_names),
                f"{m.num_scheduled_tokens}/{m.token_budget}",
                _join([ids[ri] for ri in running[:max_names + 1].tolist()], max_names,
                      len(running)),
                _join(waiting_cells, max_names, len(waiting)),
-               _join(done, max_names), kv)
+               _join(done, max_names), kv, "; ".join(map(safe_text, notes)))
 
 
 def _short(code: int) -> str:
-    name = STATUS_NAMES[code]
-    return _SHORT_REASON.get(name, name)
+    return finish_label(STATUS_NAMES[code])
 
 
 def iter_table_lines(source: Recording | Scenario, until: int | None = None,

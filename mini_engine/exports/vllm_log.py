@@ -15,6 +15,11 @@ Two kinds of line, in vLLM's own formats (reference doc section 6.1):
   scheduled: requests are still to arrive; vLLM's engine would be "waiting for
   work" and not step at all) print no iteration line.
 
+* before a step's iteration line, one line per request that step reports ignored,
+  with when and why (vLLM refuses such a request in add_request with an error)::
+
+      Request huge ignored at add_request (step 0): prompt needs 7 KV blocks, the cache has 4 usable blocks
+
 * every `stats_interval` steps (default 10), and once more after the last step if
   it did not fall on the interval, vLLM's periodic `LoggingStatLogger` line::
 
@@ -36,8 +41,8 @@ from __future__ import annotations
 
 from typing import IO, Iterable, Iterator
 
+from mini_engine.recording.analysis import ignore_note
 from mini_engine.recording.codes import DECODE
-
 from mini_engine.recording.store import Recording
 from mini_engine.scenarios.spec import Scenario
 from mini_engine.sources import as_recording
@@ -81,6 +86,10 @@ def iter_log_lines(source: Recording | Scenario, stats_interval: int = DEFAULT_S
     for step in steps:
         d = rec.delta(step)
         m = d.metrics
+        for ri in d.reported_finished:
+            note = ignore_note(rec, rec.request_ids[ri], step)
+            if note is not None:
+                yield "Request " + note
         if len(d.sched_req):
             decode = d.sched_kind == DECODE
             n_gen = int(decode.sum())

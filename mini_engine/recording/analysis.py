@@ -1,4 +1,5 @@
-"""Per-request answers computed from a recording's frames: the lab's lifecycle and step metrics."""
+"""Per-request answers computed from a recording's frames: the lab's lifecycle and step
+metrics, and when and why a request was ignored (the words every view prints)."""
 
 from __future__ import annotations
 
@@ -113,3 +114,26 @@ def request_metrics(rec: Recording, request_id: str) -> RequestMetrics:
         len(preemption_steps), lost, finish_step, status,
         finish_reason)
 
+
+def ignored_at(rec: Recording, request_id: str) -> tuple[int, str] | None:
+    """(step, stop reason) of the request's `ignore` event, or None: the step is the frame
+    the event is recorded in (add_request's frame, step 0 for `arrival_step: 0`; or the
+    step whose schedule() ended it), one before the step that reports it when it was
+    add_request."""
+    for s in rec.event_steps("ignore", request_id):
+        for h in rec.delta(s).happenings:
+            if h.kind == "ignore" and h.request_id == request_id:
+                return s, str(h.stop_reason)
+    return None
+
+
+def ignore_note(rec: Recording, request_id: str, reported_step: int) -> str | None:
+    """`ID ignored at add_request (step N): REASON`, or `ID ignored by schedule(): REASON`
+    when the step that reports it also ended it (the `run` notes column, the log line);
+    None for a request that was not ignored."""
+    found = ignored_at(rec, request_id)
+    if found is None:
+        return None
+    step, reason = found
+    where = f"at add_request (step {step})" if step < reported_step else "by schedule()"
+    return f"{request_id} ignored {where}: {reason}"

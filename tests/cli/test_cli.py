@@ -21,7 +21,7 @@ from mini_engine.scenarios.catalog import resolve_scenario
 from mini_engine.scenarios.loader import load_scenario
 
 HELLO_TABLE = [
-    "step  scheduled  budget  running  waiting (why)  finished      KV",
+    "step  scheduled  budget  running  waiting (why)  finished      KV           notes",
     "   1  req-0:+5p  5/2048  req-0    -              -             0.0% 1/4095",
     "   2  req-0:+1   1/2048  req-0    -              -             0.0% 1/4095",
     "   3  req-0:+1   1/2048  req-0    -              -             0.0% 1/4095",

@@ -239,7 +239,7 @@ requests: [{id: r, prompt: "ab", max_tokens: 1, ignore_eos: true, arrival_step: 
 def test_table_kv_preemption_rows():
     lines = list(iter_table_lines(bundled("kv_preemption")))
     assert lines[0].split() == ["step", "scheduled", "budget", "running", "waiting", "(why)",
-                                "finished", "KV"]
+                                "finished", "KV", "notes"]
     assert lines[2].split() == ["2", "a:+1", "b:+1", "2/2048", "a", "b", "c(preempted)", "-",
                                 "75.0%", "6/8"]
     assert lines[10].split() == ["10", "a:+1", "1/2048", "a", "b(preempted)", "c(preemption)",
