@@ -15,7 +15,8 @@ Layout (one process, pid 1, named after the scenario):
     it (or aborts it);
   and instant ("i", thread scope) events `preempted` (args: tokens lost, KV usage
   before/after), `finished` (args: status and reason: stop / length / abort),
-  `aborted` and `ignored`;
+  `aborted` and `ignored` (args also `why`: the stop reason, e.g. "prompt needs 7 KV
+  blocks, the cache has 4 usable blocks");
 * one `steps` track (tid 0): a span per step named by its kind (prefill, decode,
   mixed, idle, preemption) with the scheduled and budget tokens;
 * counter ("C") tracks `running`, `waiting` (requests), `scheduled tokens` and
@@ -40,6 +41,7 @@ from mini_engine.files.write import atomic_write
 from mini_engine.recording.codes import DECODE, PREFILL_CHUNK, STEP_KIND_NAMES
 
 from mini_engine.recording.store import Recording
+from mini_engine.recording.vocabulary import FINISH_REASONS, finish_label
 from mini_engine.scenarios.spec import Scenario
 from mini_engine.sources import as_recording
 
@@ -47,9 +49,6 @@ STEP_US = 1000
 PID = 1
 STEPS_TID = 0
 
-_STATUS_REASON = {"FINISHED_STOPPED": "stop", "FINISHED_LENGTH": "length",
-                  "FINISHED_LENGTH_CAPPED": "length",
-                  "FINISHED_ABORTED": "abort", "FINISHED_IGNORED": "ignored"}
 
 
 def _dumps(event: dict) -> str:
@@ -181,9 +180,11 @@ def _request_events(rec: Recording, step: int, tracks: list) -> Iterator[dict]:
         elif h.kind in ("finish", "abort", "ignore"):
             emit(ri, _close(t, end))
             name = {"finish": "finished", "abort": "aborted", "ignore": "ignored"}[h.kind]
-            emit(ri, _instant(t.tid, name, end,
-                              {"step": step, "status": h.status,
-                               "reason": _STATUS_REASON.get(h.status or "", h.reason)}))
+            args = {"step": step, "status": h.status,
+                    "reason": finish_label(h.status) if h.status in FINISH_REASONS else h.reason}
+            if h.kind == "ignore":
+                args["why"] = str(h.stop_reason)  # prompt needs N KV blocks, ...
+            emit(ri, _instant(t.tid, name, end, args))
     out.sort(key=lambda e: (e[0], e[1]))
     for _, _, event in out:
         yield event

@@ -5,6 +5,7 @@ recording stores. Before, `run` showed `huge:ignored` at step 1 and no reason at
 
 from __future__ import annotations
 
+from mini_engine.exports.perfetto import iter_trace_events
 from mini_engine.exports.table import iter_table_lines
 from mini_engine.exports.vllm_log import iter_log_lines
 from mini_engine.recording.analysis import ignore_note, ignored_at
@@ -65,3 +66,9 @@ def test_a_late_arrival_and_a_request_that_outgrows_the_cache():
     log = [line for line in iter_log_lines(rec) if line.startswith("Request ")]
     assert log == [f"Request late ignored at add_request (step 2): {late}",
                    f"Request big ignored by schedule(): {reason}"]
+
+
+def test_perfetto_ignored_instant_carries_the_reason():
+    ignored = [e for e in iter_trace_events(never_fits()) if e.get("name") == "ignored"]
+    assert [e["args"] for e in ignored] == [
+        {"step": 0, "status": "FINISHED_IGNORED", "reason": "ignored", "why": HUGE}]
