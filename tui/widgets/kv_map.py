@@ -4,14 +4,16 @@ Rows wrap at the widget's width and only visible rows are drawn (Line API), so a
 cache of tens of thousands of blocks costs no more than a small one. The vertical
 scrollbar's gutter is always kept, so the width rows wrap at never depends on whether
 the blocks were first set before or after the layout. The selected
-request's blocks are outlined.
+request's blocks are outlined. A click on a block posts `KVMap.BlockClicked`.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+from textual import events
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -31,6 +33,13 @@ class KVMap(ComponentStyles, ScrollView, inherit_bindings=False):
             scrollbar-gutter: stable; }
     """
     COMPONENT_CLASSES = {*STATE_COMPONENTS, "kv-map--selected"}
+
+    class BlockClicked(Message):
+        """A block was clicked: the app opens its detail (tui.screens.block)."""
+
+        def __init__(self, block_id: int) -> None:
+            super().__init__()
+            self.block_id = block_id
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -56,6 +65,20 @@ class KVMap(ComponentStyles, ScrollView, inherit_bindings=False):
 
     def on_resize(self) -> None:
         self._resize_virtual()
+
+    def block_at(self, x: int, y: int) -> int | None:
+        """The block drawn at content cell (x, y) of the visible area, if any."""
+        cols = self._cols()
+        if not 0 <= x < cols or y < 0:
+            return None
+        block = (y + int(self.scroll_y)) * cols + x
+        return block if block < len(self.states) else None
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        block = None if offset is None else self.block_at(offset.x, offset.y)
+        if block is not None:
+            self.post_message(self.BlockClicked(block))
 
     def render_line(self, y: int) -> Strip:
         cols = self._cols()
