@@ -74,7 +74,7 @@ async def test_step_panel_shows_both_moments_and_the_stop_detail():
     async with app.run_test(size=(200, 60)) as pilot:
         await _opened(app, pilot, 12)
         text = _text(app.query_one(StepPanel))
-        assert "admission stopped at b: kv blocks" in text
+        assert "admission stopped at b: kv_cache" in text
         assert "needs 5 KV blocks for 17 tokens, 3 free" in text
         assert "KV schedule() " in text and " 62.5% 3 free" in text
         assert "KV after step " in text and "  0.0% 8 free (0 cached)" in text
@@ -112,7 +112,7 @@ async def test_detail_history_has_steps_preemption_and_recompute():
         assert "−[3 4 8 5]" in history["10"]
         assert "recompute (last chunk) +17" in history["13"] and "+[5 6 7 2 1]" in history["13"]
         assert "decode +1 ×3" in history["3–5"]
-        assert "waits: kv blocks" in history["11–12"]
+        assert "waits: kv_cache" in history["11–12"]
         assert any(line.startswith("▶") and "11–12" in line for line in lines)
 
 

@@ -10,6 +10,8 @@ reads in a screenful and still shows every step it was touched.
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,6 +27,7 @@ from tui.text import shown
 from tui.widgets.queues import reason_explanation, reason_label
 
 FIELDS_WIDTH = 64  # the counter lines pack whole fields up to this many cells (80x24 fits)
+EXPLANATION_WIDTH = 96  # wait-reason explanations wrap at this many cells
 MAX_HISTORY_LINES = 2000  # folded lines drawn; beyond, one line says how many more
 
 
@@ -140,8 +143,8 @@ class RequestDetailScreen(ComponentStyles, DialogScreen[None]):
                        f"preemptions {r.num_preemptions}", f"priority {r.priority}",
                        f"arrives at step {r.arrival_step}"], indent=" " * 9) + "\n")
         if r.waiting_reason:
-            t.append(f"waiting: {reason_label(r.waiting_reason)}: "
-                     f"{reason_explanation(r.waiting_reason)}\n",
+            t.append(textwrap.fill("waiting: " + reason_explanation(r.waiting_reason),
+                                   EXPLANATION_WIDTH, subsequent_indent="  ") + "\n",
                      style=self.part_style("detail--waiting"))
         self._ignored(t)
         t.append("\nlatency  ", style=heading)
@@ -193,7 +196,8 @@ class RequestDetailScreen(ComponentStyles, DialogScreen[None]):
         if reasons:
             t.append("\nwhy it waited\n", style=heading)
             for reason in reasons:
-                t.append(f"  {reason_label(reason):<14} {reason_explanation(reason)}\n")
+                t.append(textwrap.fill(reason_explanation(reason), EXPLANATION_WIDTH,
+                                       initial_indent="  ", subsequent_indent="    ") + "\n")
 
 
 def _v(value) -> str:

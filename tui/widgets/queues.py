@@ -12,27 +12,21 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 from mini_engine.debug.session import PENDING, StepState
-from mini_engine.recording import WAITING_REASONS
+from mini_engine.recording.vocabulary import WAIT_REASONS, explain, wait_label
 
 from tui.styles import ComponentStyles
 from tui.text import shown
 
-REASON_LABELS = {  # short (<= 12) labels; mini_engine.recording.WAITING_REASONS explains each
-    "not_arrived": "not arrived", "just_arrived": "just arrived", "preempted": "preempted",
-    "budget": "budget", "max_num_seqs": "max_num_seqs", "kv_cache": "kv blocks",
-    "preemption": "preempt step", "head_of_line": "head-of-line",
-    "budget_unchunked": "no chunking", "priority": "priority",
-}
 
 
 def reason_label(reason: str) -> str:
-    """The short label of a wait reason (a key of mini_engine.recording.WAITING_REASONS)."""
-    return REASON_LABELS.get(reason, shown(reason))
+    """A wait reason as every view spells it (recording.vocabulary: the stored key)."""
+    return wait_label(reason) if reason in WAIT_REASONS else shown(reason)
 
 
 def reason_explanation(reason: str) -> str:
-    """The long explanation of a wait reason."""
-    return WAITING_REASONS.get(reason, "")
+    """The long explanation of a wait reason (recording.vocabulary)."""
+    return explain(reason) if reason in WAIT_REASONS else ""
 
 
 FINISH_LABELS = {"FINISHED_STOPPED": "stop", "FINISHED_LENGTH": "length",
@@ -77,7 +71,7 @@ class Queues(ComponentStyles, Horizontal):
                                                 else Style()))
             if preempted:
                 waiting.append(" (P)", style=style("queues--preempted"))
-            waiting.append(f" {REASON_LABELS.get(reason, reason)}\n", style=note)
+            waiting.append(f" {reason_label(reason)}\n", style=note)
         pending = int(np.count_nonzero(state.status == PENDING))
         if pending:
             waiting.append(f"+{pending} not arrived yet\n", style=faint)
