@@ -27,6 +27,7 @@ import stat
 from typing import BinaryIO
 
 from mini_engine.errors import MiniEngineError
+from mini_engine.files.text import printable
 
 __all__ = ["InputFileError", "display_name", "format_size", "open_input", "printable",
            "read_text"]
@@ -64,28 +65,6 @@ def display_name(path: str | bytes | os.PathLike | None) -> str:
         raw = str(path)
     text = os.fsdecode(raw) if isinstance(raw, bytes) else str(raw)
     return printable(text, MAX_DISPLAY_CHARS) if text else "''"
-
-
-def printable(text: str, max_chars: int) -> str:
-    """`text` as one printable line of at most `max_chars` characters: what display_name
-    does to a path, for any text from a user's file (a key, a value, a message)."""
-    if not text.isprintable():
-        text = "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
-    if len(text) > max_chars:
-        keep = max(max_chars - 3, 2)
-        text = text[:keep - keep // 2] + "..." + text[len(text) - keep // 2:]
-    return text
-
-
-def _escape(ch: str) -> str:
-    code = ord(ch)
-    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (os.fsdecode's surrogateescape)
-        return f"\\x{code - 0xDC00:02x}"
-    if ch in "\n\r\t":
-        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch]
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def format_size(num_bytes: int) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import signal
 import stat
 import tempfile
@@ -27,32 +26,14 @@ from typing import IO, Iterator
 
 from mini_engine.errors import MiniEngineError
 from mini_engine.files.read import display_name
+from mini_engine.files.text import safe_json_text, safe_text  # re-exported: the CLI's printers
 
-# C0 (tab and newline too: one line), DEL, C1, lone surrogates (undecodable bytes of a
-# file name), line/paragraph separators and the bidi controls that reorder what is shown.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029"
-                     "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-# The same, less C0: JSON text (json.dumps) escapes C0 itself and ends lines with '\n'.
-_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\ud800-\udfff\u2028\u2029"
-                             "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Why a write can fail that is about the disk, not a bug: shown as one line.
 _WRITE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
                            errno.ENAMETOOLONG, errno.EIO, errno.EFBIG))
 # Signals that end a process politely; while writing, each removes the temporary file.
 CLEANUP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
                         if hasattr(signal, name))
-
-
-def _escape(match: re.Match) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def safe_text(text: str) -> str:
-    """`text` as one printable line: control characters (C0, DEL, C1, ESC), lone
-    surrogates, line separators and bidi overrides become `\\xNN` / `\\uNNNN`."""
-    text = str(text)
-    return text if _UNSAFE.search(text) is None else _UNSAFE.sub(_escape, text)
 
 
 class OutputFileError(MiniEngineError):
@@ -68,15 +49,6 @@ class OutputExistsError(OutputFileError):
 
 def _refuse(path: str, message: str, cls: type[OutputFileError] = OutputFileError):
     return cls(message, path=display_name(path))
-
-
-def safe_json_text(text: str) -> str:
-    """JSON text (as json.dumps writes it, C0 already escaped) with the characters
-    `safe_text` escapes written as JSON `\\uNNNN` escapes: the same JSON value, safe to
-    print. They can only occur inside strings, where such an escape is valid."""
-    if _UNSAFE_IN_JSON.search(text) is None:
-        return text
-    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _os_reason(error: OSError) -> str:

@@ -232,11 +232,12 @@ def test_signal_handlers_are_restored(tmp_path):
 @pytest.mark.parametrize("text, shown", [
     ("plain name", "plain name"),
     ("\x1b]0;PWNED\x07", "\\x1b]0;PWNED\\x07"),
-    ("a\nb\tc\rd", "a\\x0ab\\x09c\\x0dd"),
+    ("a\nb\tc\rd", "a\\nb\\tc\\rd"),
     ("\x7f\x9b31m", "\\x7f\\x9b31m"),
     ("évé 名前 😀", "évé 名前 😀"),
     ("rtl\u202eexe.yaml", "rtl\\u202eexe.yaml"),
-    ("bad\udcffbyte", "bad\\udcffbyte"),
+    ("bad\udcffbyte", "bad\\xffbyte"),  # an undecodable byte of a file name
+    ("unassigned\ud7fc", "unassigned\\ud7fc"),
     ("line\u2028sep", "line\\u2028sep"),
 ])
 def test_safe_text(text, shown):
