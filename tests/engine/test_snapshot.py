@@ -36,7 +36,8 @@ FIELDS = {
     LLMEngine: dict(
         SAVED={"step_count", "last_scheduler_output", "last_stats", "last_step", "_arrivals",
                "_all_requests", "_prompts", "config", "model"},
-        REBUILT={"tokenizer", "scheduler", "sampler", "sample_tokens", "_request_states"}),
+        REBUILT={"tokenizer", "scheduler", "sampler", "sample_tokens", "_request_states",
+                 "_guard"}),
     Scheduler: dict(
         SAVED={"requests", "waiting", "running", "finished_req_ids", "finished_outside_update",
                "step_counter", "events", "preemptions_in_step", "use_fast_paths",
@@ -64,14 +65,20 @@ FIELDS = {
 
 
 def instance_fields(cls) -> set[str]:
-    engine = LLMEngine(max_num_batched_tokens=8, max_num_seqs=2, num_gpu_blocks=8)
-    engine.add_request("a", prompt_token_ids=[1, 2, 3])
-    objects = {LLMEngine: engine, Scheduler: engine.scheduler,
-               KVCacheManager: engine.scheduler.kv_cache_manager,
-               BlockPool: engine.scheduler.kv_cache_manager.block_pool}
+    """The fields of a plain engine's objects and of a guarded one's (guard_model=True adds
+    the step guard and a journaled block pool)."""
     if cls is Request:
         return set(Request.__slots__)
-    return set(vars(objects[cls]))
+    fields: set[str] = set()
+    for guard_model in (False, True):
+        engine = LLMEngine(max_num_batched_tokens=8, max_num_seqs=2, num_gpu_blocks=8,
+                           guard_model=guard_model)
+        engine.add_request("a", prompt_token_ids=[1, 2, 3])
+        objects = {LLMEngine: engine, Scheduler: engine.scheduler,
+                   KVCacheManager: engine.scheduler.kv_cache_manager,
+                   BlockPool: engine.scheduler.kv_cache_manager.block_pool}
+        fields |= set(vars(objects[cls]))
+    return fields
 
 
 @pytest.mark.parametrize("cls", list(FIELDS), ids=lambda c: c.__name__)
