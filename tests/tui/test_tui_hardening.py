@@ -19,7 +19,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, OptionList, Static
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable, Input, Static
 
 from mini_engine.errors import MiniEngineError
 from mini_engine.recording.jsonl import load_jsonl, save_jsonl
@@ -335,7 +336,7 @@ async def test_bad_breakpoints_typed_in_the_dialog_show_an_error_and_the_app_liv
         field.value = "step == '[/x]'"  # markup-like text in a good breakpoint
         await pilot.press("enter")
         assert [bp.text for bp in app.session.breakpoints] == ["step == '[/x]'"]
-        assert str(screen.query_one(OptionList).get_option_at_index(0).prompt) == \
+        assert str(screen.query_one(DataTable).get_cell_at(Coordinate(0, 2))) == \
             "step == '[/x]'"
         await pilot.press("escape", "right")
         await pilot.pause()
