@@ -16,12 +16,14 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
-from textual import work
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.widgets import Footer
 from textual.worker import Worker, get_current_worker
+
+import numpy as np
 
 from mini_engine.debug.session import (STEP_KIND_NAMES, WAITING_REASONS, BreakpointError,
                                        DebugSession)
@@ -31,16 +33,20 @@ from mini_engine.sources import Source, open_source
 
 from tui import keymap
 from tui.commands import DebuggerCommands
+from tui.play import PlayPacer
 from tui.files import FileActions, describe_error
 from tui.screens.breakpoints import BreakpointsScreen
 from tui.screens.detail import RequestDetailScreen
 from tui.screens.error import ErrorScreen
 from tui.screens.goto import GotoScreen
 from tui.screens.help import HelpScreen
+from tui.screens.legend import LegendScreen
 from tui.screens.prompt import PromptScreen
 from tui.text import plain, shown
-from tui.widgets.bars import PLAY_SPEEDS, HeaderBar, StatusBar
+from tui.widgets.bars import PLAY_SPEEDS, HeaderBar, StatusBar, settings_line
+from tui.widgets.charts import Charts
 from tui.widgets.kv_map import KVMap
+from tui.widgets.overview import Overview
 from tui.widgets.queues import Queues
 from tui.widgets.request_table import RequestTable
 from tui.widgets.step_panel import StepPanel
@@ -50,7 +56,7 @@ EVENT_KINDS_CYCLE = ("preemption", "admission", "finish", "chunk", "resume", "fi
                      "kv_full", "abort", "arrival")
 RECORD_BATCH = 256  # steps recorded between UI updates
 # The recording's step-kind codes, mapped onto the timeline's colours.
-KIND_TO_TIMELINE = [KIND_NAMES.index(name) for name in STEP_KIND_NAMES]
+KIND_TO_TIMELINE = np.array([KIND_NAMES.index(name) for name in STEP_KIND_NAMES], np.int8)
 
 __all__ = ["DebuggerApp", "EVENT_KINDS_CYCLE", "PLAY_SPEEDS", "open_session"]
 
@@ -69,15 +75,6 @@ def _load(source: str | Path) -> tuple[DebugSession, str]:
     """Open a file or bundled name (through the public loader) as a session."""
     opened = open_source(source)
     return open_session(opened), opened.arg
-
-
-def settings_line(config) -> str:
-    """The engine settings in one header line."""
-    return (f"budget {config.max_num_batched_tokens}  seqs {config.max_num_seqs}"
-            f"  threshold {config.long_prefill_token_threshold}"
-            f"  blocks {config.num_gpu_blocks - 1}×{config.block_size}"
-            f"  prefix {'on' if config.enable_prefix_caching else 'off'}"
-            f"  chunked {'on' if config.enable_chunked_prefill else 'off'}  {config.policy}")
 
 
 class DebuggerApp(FileActions, App):
@@ -117,6 +114,10 @@ class DebuggerApp(FileActions, App):
         self._open_token = 0  # the latest open asked for (older ones are dropped)
         self._pending_cursor: int | None = None
         self._frozen = False
+        self.pacer = PlayPacer()  # which step play shows at each tick (tests fake its clock)
+        # Kept, not queried: a late progress report finds them, not NoMatches (defect 2).
+        self.timeline, self.overview = Timeline(id="timeline"), Overview(id="overview")
+        self.charts = Charts(id="charts")
 
     # ------------------------------------------------------------------ layout
 
@@ -133,7 +134,10 @@ class DebuggerApp(FileActions, App):
                 yield StepPanel(id="step-panel")
                 yield KVMap(id="kv-map")
         yield Queues()
-        yield Timeline(id="timeline").data_bind(cursor=app.cursor)
+        self.charts.display = False  # `v` shows the charts in place of the queues
+        yield self.charts.data_bind(cursor=app.cursor)
+        yield self.overview.data_bind(cursor=app.cursor)
+        yield self.timeline.data_bind(cursor=app.cursor)
         yield StatusBar(id="status").data_bind(
             hits=app.breakpoint_hits, event_kind=app.event_kind, selected=app.selected,
             selected_waits=app.selected_waits)
@@ -238,9 +242,11 @@ class DebuggerApp(FileActions, App):
         if token != self._load_token or self.session is None or not self.is_running:
             return
         session = self.session
-        timeline = self.query_one(Timeline)
-        timeline.set_steps([KIND_TO_TIMELINE[k] for k in session.step_kinds()])
-        timeline.set_finishes(session.finish_steps())
+        summary = session.recording.summary()
+        self.timeline.set_steps(KIND_TO_TIMELINE[summary.step_kind])
+        self.timeline.set_finishes(session.finish_steps())
+        self.overview.set_run(summary.kv_cache_usage_perc, summary.num_preemptions)
+        self.charts.set_run(summary)
         self.recorded_steps, self.recording_complete = session.last_step, session.complete
         if session.complete and not self._frozen:
             gc.collect()
@@ -302,8 +308,7 @@ class DebuggerApp(FileActions, App):
 
     def refresh_marks(self) -> None:
         if self.session is not None:
-            self.query_one(Timeline).set_marks(set(self.session.bookmarks),
-                                               self.session.hit_steps())
+            self.timeline.set_marks(set(self.session.bookmarks), self.session.hit_steps())
             self._update_hits()
 
     def go(self, step: int) -> None:
@@ -311,14 +316,19 @@ class DebuggerApp(FileActions, App):
             self.session.go(step)
             self.cursor = self.session.cursor
 
-    def _follow_session(self) -> None:
-        """Show the step the session moved to (after a jump it made itself)."""
+    def _follow_session(self) -> None:  # show the step the session jumped to itself
         self.cursor = self.session.cursor
 
     # ------------------------------------------------------------------ events from widgets
 
-    def on_timeline_scrubbed(self, message: Timeline.Scrubbed) -> None:
+    @on(Timeline.Scrubbed)
+    @on(Overview.Scrubbed)
+    def scrubbed(self, message: Timeline.Scrubbed | Overview.Scrubbed) -> None:
         self.go(message.step)
+
+    def on_timeline_view_changed(self, message: Timeline.ViewChanged) -> None:
+        self.overview.set_window(message.view.first_step, message.view.end_step)
+        self.charts.set_view(message.view)
 
     def on_request_table_selected(self, message: RequestTable.Selected) -> None:
         self.selected = message.request_id
@@ -367,9 +377,12 @@ class DebuggerApp(FileActions, App):
             self._play_timer.stop()
             self._play_timer = None
         if self.playing:
+            self.pacer.start(self.session.cursor if self.session else 0)
             self._play_timer = self.set_interval(1 / PLAY_SPEEDS[self.speed_index], self._tick)
 
     def _tick(self) -> None:
+        """Move to the step due now (tui.play: the speed shown is the speed reached),
+        stopping at the first breakpoint hit on the way and at the last recorded step."""
         session = self.session
         if session is None or not self.playing:
             return  # a tick already queued when play stopped (at a breakpoint) must not move
@@ -377,9 +390,15 @@ class DebuggerApp(FileActions, App):
             if self.recording_done:
                 self.playing = False
             return
-        self.go(session.cursor + 1)
-        if session.breakpoints and session.hits_at(session.cursor):
-            self.playing = False
+        target = self.pacer.target(session.cursor, session.last_step,
+                                   PLAY_SPEEDS[self.speed_index])
+        if session.breakpoints:
+            for step in range(session.cursor + 1, target + 1):
+                if session.hits_at(step):
+                    self.go(step)
+                    self.playing = False
+                    return
+        self.go(target)
 
     def action_speed(self, delta: int) -> None:
         self.speed_index = max(0, min(len(PLAY_SPEEDS) - 1, self.speed_index + delta))
@@ -469,3 +488,13 @@ class DebuggerApp(FileActions, App):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_legend(self) -> None:
+        self.push_screen(LegendScreen())
+
+    def action_zoom(self, delta: int) -> None:
+        self.timeline.action_zoom(delta)
+
+    def action_toggle_charts(self) -> None:  # the charts in place of the queues, or back
+        self.charts.display = not self.charts.display
+        self.query_one(Queues).display = not self.charts.display

@@ -64,6 +64,16 @@ KEYMAP: tuple[KeySpec, ...] = (
             "Breakpoints"),
     KeySpec("prev-bookmark", "quotation_mark", "jump_bookmark(-1)", "Prev mark",
             "Previous bookmark", "Breakpoints"),
+    # The timeline and charts.
+    KeySpec("zoom-out", "z", "zoom(1)", "Zoom out",
+            "Timeline: twice as many steps per cell (up to 16384)", "View"),
+    KeySpec("zoom-in", "Z", "zoom(-1)", "Zoom in", "Timeline: half as many steps per cell",
+            "View"),
+    KeySpec("charts", "v", "toggle_charts", "Charts",
+            "Charts (KV, running, waiting, tokens, preemptions) in place of the queues",
+            "View"),
+    KeySpec("legend", "i", "legend", "Legend",
+            "What the timeline, overview, chart and KV-map glyphs and colours mean", "View"),
     # Views.
     KeySpec("detail", "enter,d", "toggle_detail", "Detail", "Show the selected request's detail",
             "View"),
@@ -84,9 +94,22 @@ def bindings(group: str | None = None) -> list[Binding]:
 
 
 def help_rows() -> list[tuple[str, str, str]]:
-    """(group, keys as shown, what it does) for the help screen."""
+    """(group, keys as shown, what it does) for the help screen: every binding, then the
+    mouse and palette actions."""
     pretty = {"right": "→", "left": "←", "shift+right": "shift+→", "shift+left": "shift+←",
               "colon": ":", "space": "space", "plus": "+", "equals_sign": "=", "minus": "-",
               "slash": "/", "question_mark": "?", "apostrophe": "'", "quotation_mark": '"'}
     return [(k.group, " ".join(pretty.get(key, key) for key in k.keys.split(",")), k.help)
-            for k in KEYMAP]
+            for k in KEYMAP] + list(OTHER_ACTIONS)
+
+
+# What the mouse and the command palette do (no key to remap: listed in the help screen).
+OTHER_ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("Mouse", "click/drag timeline", "Go to that step; drag scrubs"),
+    ("Mouse", "wheel on timeline", "Scroll the timeline (the cursor stays)"),
+    ("Mouse", "click/drag overview", "Go anywhere in the whole run (the strip above the "
+                                     "timeline)"),
+    ("Mouse", "click table row", "Select the request (its blocks light up in the KV map)"),
+    ("Palette", "ctrl+p", "Command palette: open a file or bundled scenario, reload, export "
+                          "JSONL or Perfetto, breakpoints, break on an event"),
+)

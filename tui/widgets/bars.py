@@ -19,6 +19,15 @@ from tui.text import shown
 PLAY_SPEEDS = (1, 2, 4, 8, 16, 32, 64)  # steps per second
 
 
+def settings_line(config) -> str:
+    """The engine settings in one header line."""
+    return (f"budget {config.max_num_batched_tokens}  seqs {config.max_num_seqs}"
+            f"  threshold {config.long_prefill_token_threshold}"
+            f"  blocks {config.num_gpu_blocks - 1}×{config.block_size}"
+            f"  prefix {'on' if config.enable_prefix_caching else 'off'}"
+            f"  chunked {'on' if config.enable_chunked_prefill else 'off'}  {config.policy}")
+
+
 class Bar(ComponentStyles, Widget):
     """A one-line bar; subclasses build its text in `line()`."""
 
