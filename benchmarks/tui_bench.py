@@ -275,6 +275,34 @@ async def run_memory(scenario: str) -> None:
           f"(a second app instance, traced from creation); ru_maxrss now {rss:.0f} MB")
 
 
+async def run_trivial(n: int) -> float:
+    """Median whole-process CPU per key press of a trivial Textual app (one Static, one
+    binding), measured as run_timing measures the debugger: the baseline of the ratio."""
+    from textual.app import App
+    from textual.widgets import Static
+
+    class Trivial(App):
+        BINDINGS = [("right", "bump", "Bump")]
+
+        def compose(self):
+            yield Static("0", id="n")
+
+        def action_bump(self) -> None:
+            self.query_one(Static).update(str(time.process_time()))
+
+    app = Trivial()
+    samples = []
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for _ in range(n):
+            before = time.process_time()
+            await pilot.press("right")
+            await pilot.pause()
+            samples.append(1000 * (time.process_time() - before))
+    print(f"trivial app (one Static, one binding), whole-process CPU per key: {summary(samples)}")
+    return statistics.median(samples)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default="large_workload")
@@ -284,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("NO_COLOR", None)
     print("command: python benchmarks/tui_bench.py " + " ".join(argv or sys.argv[1:]))
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    asyncio.run(run_trivial(args.keys))
     asyncio.run(run_timing(args.scenario, args.keys))
     if not args.no_memory:
         asyncio.run(run_memory(args.scenario))
