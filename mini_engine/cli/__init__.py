@@ -1,10 +1,11 @@
 """mini-engine: run, check, export and debug scenarios of a miniature vLLM V1 engine.
 
 SCENARIO is a scenario file (.yaml) or a bundled scenario's name (hello, kv_preemption,
-...); `run`, `export`, `check` and `tui` also take a recording (.jsonl) saved by
-`export --jsonl`. Errors are one line on stderr: exit 2 for bad input or usage, 1 when
-`validate` or `check` find a problem, 130 on Ctrl-C. Everything printed from user data
-(names, ids, messages) has its control characters escaped (\\x1b, \\x07).
+...; `mini-engine list` shows them); `run`, `export`, `check`, `validate` and `tui` also
+take a recording (.jsonl) saved by `export --jsonl`. Errors are one line on stderr: exit
+2 for bad input or usage, 1 when `validate` or `check` find a problem, 130 on Ctrl-C.
+Everything printed from user data (names, ids, messages) has its control characters
+escaped (\\x1b, \\x07).
 
 To name a file that starts with '-', put -- before it: mini-engine validate -- -x.yaml.
 `export` writes OUT all-or-nothing and replaces an existing OUT only with --force. A
@@ -26,6 +27,11 @@ from mini_engine.version import __version__
 
 # One module per command (vLLM's CLI style): each adds its subparser and runs it.
 COMMANDS = (run, validate, export, trace, schema, check, tui, listing)
+# Shown under `mini-engine --help` (tests/cli runs each one, as every command's examples).
+EXAMPLES = ("mini-engine list", "mini-engine run kv_preemption --until 3",
+            "mini-engine tui kv_preemption")
+EPILOG = ("'mini-engine COMMAND --help' documents each command, with examples.\n\n"
+          "examples:\n" + "".join(f"  {command}\n" for command in EXAMPLES))
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -36,7 +42,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(prog=PROG, description=__doc__,
+    parser = OneLineErrorParser(prog=PROG, description=__doc__, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -256,6 +256,14 @@ def test_help_examples_run_as_written(name, capsys, workdir, request):
         assert request.getfixturevalue("headless_tui") == ["hello", "kv_preemption"]
 
 
+def test_top_level_help_examples_run_as_written(capsys, workdir, request):
+    assert main(["--help"]) == 0
+    examples = help_examples(capsys.readouterr().out, "mini-engine --help")
+    assert [e.command for e in examples] == list(cli.EXAMPLES)
+    assert failures(examples, capsys, request) == []
+    assert request.getfixturevalue("headless_tui") == ["kv_preemption"]
+
+
 def test_a_failing_example_is_reported(capsys, workdir, request):
     # Control: the runner sees a wrong exit code and wrong output.
     bad = [Example("x", "mini-engine trace hello --set max_num_batched_tokens=4"),
