@@ -19,6 +19,7 @@ importing this module loads none of those packages):
     OutputExistsError  files/write.py         ... because it exists (overwrite with force)
     BreakpointError    debug/session.py       a breakpoint the debugger can't use
     ConditionError     debug/conditions.py    a breakpoint condition that doesn't parse
+    KeymapError        debug/keymap_config.py a keymap.toml the debugger can't use
     UsageError         cli/common.py          bad command-line input found after parsing
     CommandLineError   cli/common.py          ... found by argparse (an option, a missing name)
 """
@@ -43,6 +44,7 @@ SUBCLASSES = {
     "OutputExistsError": "mini_engine.files.write",
     "BreakpointError": "mini_engine.debug.session",
     "ConditionError": "mini_engine.debug.conditions",
+    "KeymapError": "mini_engine.debug.keymap_config",
     "UsageError": "mini_engine.cli.common",
     "CommandLineError": "mini_engine.cli.common",
 }
