@@ -22,7 +22,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from mini_engine.engine.config import MAX_NUM_GPU_BLOCKS, ConfigError, EngineConfig
+from mini_engine.engine.config import (INT32_MAX, INT64_MAX, INT64_MIN, MAX_NUM_GPU_BLOCKS,
+                                       ConfigError, EngineConfig)
 from mini_engine.engine.request import RequestStatus
 from mini_engine.engine.sampling_params import SamplingParams
 from mini_engine.engine.tokenizer import ByteTokenizer
@@ -38,9 +39,6 @@ __all__ = ["FieldError", "ScenarioFile", "EngineSection", "ModelSection", "ToyMo
 MAX_GENERATED_TOKENS = 20_000_000  # generate.count * longest prompt
 MAX_REQUESTS = 100_000  # listed in `requests` (a generate block's count has the same bound)
 MAX_SCENARIO_STEP = 1_000_000  # arrivals and events: a run is recorded for at most this many
-INT32_MAX = 2**31 - 1  # token counts
-INT64_MAX = 2**63 - 1  # seeds, priorities
-INT64_MIN = -2**63
 TOKEN_MAX = ByteTokenizer.vocab_size - 1  # 256 is EOS; prompts may use 0..256 as the engine does
 FINISHED_STATUS_NAMES = tuple(s.name for s in RequestStatus if RequestStatus.is_finished(s))
 MODEL_RULES = ("toy", "last_plus_pos", "constant")
