@@ -25,24 +25,21 @@ from textual.worker import Worker, get_current_worker
 
 import numpy as np
 
-from mini_engine.debug.session import (STEP_KIND_NAMES, WAITING_REASONS, BreakpointError,
-                                       DebugSession)
+from mini_engine.debug.session import STEP_KIND_NAMES, DebugSession
+from mini_engine.recording.vocabulary import wait_label
 from mini_engine.scenarios.catalog import DEFAULT_SCENARIO
 from mini_engine.scenarios.spec import Scenario
 from mini_engine.sources import Source, open_source
 
 from tui import keymap
+from tui.breakpoint_actions import BreakpointActions
 from tui.commands import DebuggerCommands
 from tui.play import PlayPacer
 from tui.files import FileActions, describe_error
-from tui.screens.breakpoints import BreakpointsScreen
-from tui.screens.detail import RequestDetailScreen
 from tui.screens.error import ErrorScreen
 from tui.screens.goto import GotoScreen
-from tui.screens.help import HelpScreen
-from tui.screens.legend import LegendScreen
-from tui.screens.prompt import PromptScreen
 from tui.text import plain, shown
+from tui.view_actions import ViewActions, first_line
 from tui.widgets.bars import PLAY_SPEEDS, HeaderBar, StatusBar, settings_line
 from tui.widgets.charts import Charts
 from tui.widgets.kv_map import KVMap
@@ -77,7 +74,7 @@ def _load(source: str | Path) -> tuple[DebugSession, str]:
     return open_session(opened), opened.arg
 
 
-class DebuggerApp(FileActions, App):
+class DebuggerApp(FileActions, BreakpointActions, ViewActions, App):
     TITLE = "mini-engine"
     CSS_PATH = "app.tcss"
     BINDINGS = keymap.bindings()
@@ -118,6 +115,9 @@ class DebuggerApp(FileActions, App):
         # Kept, not queried: a late progress report finds them, not NoMatches (defect 2).
         self.timeline, self.overview = Timeline(id="timeline"), Overview(id="overview")
         self.charts = Charts(id="charts")
+        # The description's first line as a note when the first run opens; not when
+        # headless (tests, snapshots) unless a test sets it.
+        self.announce_description: bool | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -144,6 +144,8 @@ class DebuggerApp(FileActions, App):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.announce_description is None:
+            self.announce_description = not self.is_headless
         self.query_one(RequestTable).focus()
         source = self.initial_source
         if isinstance(source, (str, Path)):
@@ -213,7 +215,8 @@ class DebuggerApp(FileActions, App):
         if open_token is not None and open_token != self._open_token:
             return None
         self.activity = None
-        old_cursor = self.session.cursor if self.session else 0
+        first, old_cursor = self.session is None, self.session.cursor if self.session else 0
+        old_selected = self.selected
         self._load_token += 1
         self.playing = False
         self.recording_stopped = False
@@ -227,6 +230,11 @@ class DebuggerApp(FileActions, App):
             session.config)
         self._on_progress(self._load_token)
         self.cursor = session.cursor
+        if keep_step and old_selected in session.request_index:  # a reload keeps the request
+            table.select_request(old_selected)
+        about = first_line(session.recording.scenario.description)
+        if first and about and self.announce_description:
+            self.notify(about, title=f"{self.run_name} (I: more)", timeout=8, markup=False)
         return self._load_token
 
     def _recording_failed(self, token: int, err: Exception) -> None:
@@ -275,9 +283,11 @@ class DebuggerApp(FileActions, App):
         table.show(state, session.state(step - 1) if step > 0 else None, record)
         if self.selected is None:
             self.selected = table.selected_request
+        elif table.selected_request != self.selected and self.selected in session.request_index:
+            table.select_request(self.selected)  # active-first reordered: follow the request
         self._show_selection()
         self.query_one(StepPanel).show(record, state, session.preemptions_through(step))
-        self._update_hits()
+        self.update_hits()
 
     def watch_selected(self) -> None:
         self._show_selection()
@@ -299,17 +309,7 @@ class DebuggerApp(FileActions, App):
             state.block_states, blocks,
             title=plain(f"KV blocks {config.num_gpu_blocks - 1}×{config.block_size} ({mine})"))
         reason = state.waiting_reason(rid) if rid else None
-        self.selected_waits = WAITING_REASONS.get(reason, reason) if reason else None
-
-    def _update_hits(self) -> None:
-        session = self.session
-        hits = session.hits_at(session.cursor) if session.breakpoints else []
-        self.breakpoint_hits = tuple(bp.text for bp in hits)
-
-    def refresh_marks(self) -> None:
-        if self.session is not None:
-            self.timeline.set_marks(set(self.session.bookmarks), self.session.hit_steps())
-            self._update_hits()
+        self.selected_waits = wait_label(reason) if reason else None
 
     def go(self, step: int) -> None:
         if self.session is not None:
@@ -429,72 +429,3 @@ class DebuggerApp(FileActions, App):
                         markup=False)
         else:
             self._follow_session()
-
-    # ------------------------------------------------------------------ actions: breakpoints
-
-    def action_continue_run(self, direction: int) -> None:
-        if self.session is None:
-            return
-        if not self.session.breakpoints:
-            self.notify("no breakpoints: press b to add one", timeout=2)
-            return
-        if self.session.continue_(direction) is None:
-            self.notify("no breakpoint hit " + ("ahead" if direction > 0 else "behind"), timeout=2)
-        else:
-            self._follow_session()
-
-    def action_breakpoints(self) -> None:
-        if self.session is not None:
-            self.push_screen(BreakpointsScreen(self.session))
-
-    def add_breakpoint(self, text: str) -> None:
-        if self.session is None:
-            return
-        try:
-            self.session.add_breakpoint(text)
-        except BreakpointError as err:
-            self.push_screen(ErrorScreen("Bad breakpoint", err.one_line()))
-            return
-        self.refresh_marks()
-
-    def action_toggle_bookmark(self) -> None:
-        if self.session is not None:
-            self.session.toggle_bookmark()
-            self.refresh_marks()
-
-    def action_jump_bookmark(self, direction: int) -> None:
-        if self.session is not None and self.session.jump_bookmark(direction) is not None:
-            self._follow_session()
-
-    # ------------------------------------------------------------------ actions: views
-
-    def action_toggle_detail(self) -> None:
-        if self.session is not None and self.selected is not None:
-            self.push_screen(RequestDetailScreen(self.session, self.selected,
-                                                 self.session.cursor))
-
-    def action_filter(self) -> None:
-        table = self.query_one(RequestTable)
-
-        def done(text: str | None) -> None:
-            table.set_filter(text or "")
-
-        self.push_screen(PromptScreen("Filter requests by id or status words "
-                                      "(empty shows all):", table.filter_text), done)
-
-    def action_toggle_active_first(self) -> None:
-        table = self.query_one(RequestTable)
-        table.set_active_first(not table.active_first)
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen())
-
-    def action_legend(self) -> None:
-        self.push_screen(LegendScreen())
-
-    def action_zoom(self, delta: int) -> None:
-        self.timeline.action_zoom(delta)
-
-    def action_toggle_charts(self) -> None:  # the charts in place of the queues, or back
-        self.charts.display = not self.charts.display
-        self.query_one(Queues).display = not self.charts.display

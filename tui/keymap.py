@@ -74,6 +74,8 @@ KEYMAP: tuple[KeySpec, ...] = (
             "View"),
     KeySpec("legend", "i", "legend", "Legend",
             "What the timeline, overview, chart and KV-map glyphs and colours mean", "View"),
+    KeySpec("about", "I", "about", "About",
+            "About this scenario (its description: what to look at)", "View"),
     # Views.
     KeySpec("detail", "enter,d", "toggle_detail", "Detail", "Show the selected request's detail",
             "View"),
@@ -103,13 +105,24 @@ def help_rows() -> list[tuple[str, str, str]]:
             for k in KEYMAP] + list(OTHER_ACTIONS)
 
 
-# What the mouse and the command palette do (no key to remap: listed in the help screen).
+# What the breakpoint dialog's keys, the mouse and the command palette do (not app bindings:
+# listed in the help screen).
 OTHER_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Mouse", "click/drag timeline", "Go to that step; drag scrubs"),
     ("Mouse", "wheel on timeline", "Scroll the timeline (the cursor stays)"),
     ("Mouse", "click/drag overview", "Go anywhere in the whole run (the strip above the "
                                      "timeline)"),
     ("Mouse", "click table row", "Select the request (its blocks light up in the KV map)"),
+    ("Break list", "b, then type", "An event (preemption, finish req-3, kv_full, ...) or a condition "
+                                   "(kv_cache_usage > 90%: 90% = 0.9; waiting > 5; "
+                                   "req-3.status == RUNNING; and/or/not)"),
+    ("Break list", "when / while", "Prefix of a condition: when (the default) stops where it "
+                                   "becomes true, while on every step where it holds"),
+    ("Break list", "tab", "From the input to the list (hit counts: at or before the cursor "
+                          "/ in the run)"),
+    ("Break list", "e space", "Turn the selected breakpoint on or off"),
+    ("Break list", "w", "Switch the selected condition between when and while"),
+    ("Break list", "delete", "Remove the selected breakpoint"),
     ("Palette", "ctrl+p", "Command palette: open a file or bundled scenario, reload, export "
                           "JSONL or Perfetto, breakpoints, break on an event"),
 )
