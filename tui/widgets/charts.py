@@ -70,7 +70,7 @@ class Charts(ComponentStyles, Widget):
     """
     COMPONENT_CLASSES = {*COMPONENTS, "charts--cursor", "charts--marker"}
 
-    cursor: reactive[int] = reactive(0, init=False)
+    cursor: reactive[int] = reactive(0, init=False, repaint=False)  # watch_cursor repaints
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -137,7 +137,7 @@ class Charts(ComponentStyles, Widget):
     def render_line(self, y: int) -> Strip:
         width = max(self.content_region.width, 1)
         if not self.num_steps:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.line_style)
         cx = self._cursor_column()
         cw = self.view.cell_width
         if y < len(SERIES):
@@ -151,7 +151,7 @@ class Charts(ComponentStyles, Widget):
         else:
             cells = []
         return (Strip(merge_runs(cells)).crop(0, width).extend_cell_length(width)
-                .apply_style(self.rich_style))
+                .apply_style(self.line_style))
 
     def _update_title(self) -> None:
         step = min(self.cursor, self.num_steps - 1)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 from textual import events
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -49,12 +50,31 @@ class KVMap(ComponentStyles, ScrollView, inherit_bindings=False):
 
     def set_blocks(self, states: Sequence[int], selected: Sequence[int] = (),
                    title: str | None = None) -> None:
+        """Show these block states; only the rows that differ from what is on screen are
+        repainted (a step changes a few blocks, often none)."""
+        old_states, old_selected = self.states, self.selected
         self.states = states
         self.selected = frozenset(selected)
         if title is not None:
-            self.border_title = title
+            self.set_title(title)
         self._resize_virtual()
-        self.refresh()
+        rows = self._changed_rows(old_states, old_selected)
+        if rows is None:
+            self.refresh()
+        else:
+            top, height = int(self.scroll_y), self.scrollable_content_region.height
+            for row in rows:
+                if top <= row < top + height:
+                    self.refresh(Region(0, row - top, self.size.width, 1))
+
+    def _changed_rows(self, old_states, old_selected: frozenset[int]) -> list[int] | None:
+        """The rows holding a block whose state or selection changed; None: all of them."""
+        if len(old_states) != len(self.states):
+            return None
+        cols = self._cols()
+        new, old = np.asarray(self.states), np.asarray(old_states)
+        blocks = set(np.flatnonzero(new != old).tolist()) | (old_selected ^ self.selected)
+        return sorted({b // cols for b in blocks})
 
     def _cols(self) -> int:
         return max(self.scrollable_content_region.width, 1)
@@ -91,4 +111,4 @@ class KVMap(ComponentStyles, ScrollView, inherit_bindings=False):
         segments = merge_runs((STATE_GLYPHS[states[b]],
                           selected_style if b in selected else styles[states[b]])
                          for b in range(start, end))
-        return Strip(segments).extend_cell_length(cols).crop(0, cols).apply_style(self.rich_style)
+        return Strip(segments).extend_cell_length(cols).crop(0, cols).apply_style(self.line_style)

@@ -50,7 +50,7 @@ class Overview(ComponentStyles, Widget):
     COMPONENT_CLASSES = {"overview--kv", "overview--preemption", "overview--window",
                          "overview--cursor", "overview--label"}
 
-    cursor: reactive[int] = reactive(0, init=False)
+    cursor: reactive[int] = reactive(0, init=False, repaint=False)  # watch_cursor repaints
 
     class Scrubbed(Message):
         """The user clicked or dragged the overview to a step."""
@@ -142,16 +142,16 @@ class Overview(ComponentStyles, Widget):
     def render_line(self, y: int) -> Strip:
         width = self._width()
         if not self.num_steps:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.line_style)
         starts, cells = self.columns()
         if y == 0:
             segments = merge_runs(cells)
         elif y == 1:
             segments = self._markers(starts, width)
         else:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.line_style)
         return Strip(segments).crop(0, width).extend_cell_length(width).apply_style(
-            self.rich_style)
+            self.line_style)
 
     def _markers(self, starts: np.ndarray, width: int) -> list[Segment]:
         first, end = self.window

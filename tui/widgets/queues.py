@@ -41,6 +41,7 @@ class QueuePanel(Static):
                  overflow-y: auto;
                  text-wrap: nowrap; text-overflow: ellipsis; }
     """
+    shown: tuple[str, Text] | None = None  # the title and lines on screen
 
 
 class Queues(ComponentStyles, Horizontal):
@@ -96,5 +97,8 @@ class Queues(ComponentStyles, Horizontal):
         if count > MAX_LINES:
             text.append(f"… +{count - MAX_LINES} more", style=self.part_style("queues--faint"))
         panel = self.query_one(f"#{panel_id}", QueuePanel)
+        if panel.shown == (title, text):
+            return  # the same lines: nothing to repaint (most steps, for two of the three)
+        panel.shown = (title, text)
         panel.border_title = title
         panel.update(text, layout=False)  # fixed height: repaint, no relayout

@@ -14,7 +14,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -41,6 +41,7 @@ STATUS_COMPONENTS = {"PENDING": "request-table--pending", "WAITING": "request-ta
                      "FINISHED_ABORTED": "request-table--dropped",
                      "FINISHED_IGNORED": "request-table--dropped"}
 TABLE_CHROME = 4  # border (2) and the vertical scrollbar (2)
+STRIP_CACHE = 256  # row strips kept (keyed by everything a row shows)
 ACTIVE_FIRST_ABOVE = 50  # runs with more requests open with running, then waiting, first
 _BAR = " ▏▎▍▌▋▊▉█"
 
@@ -111,7 +112,7 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
         Binding("ctrl+left", "scroll_columns(-8)", show=False, id="table-scroll-left"),
     ]
 
-    selected_row: reactive[int] = reactive(0, init=False)
+    selected_row: reactive[int] = reactive(0, init=False, repaint=False)  # watcher repaints
 
     class Selected(Message):
         def __init__(self, request_id: str | None) -> None:
@@ -136,8 +137,13 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
         self._reasons: dict[str, str] = {}
         self._ignored: dict[str, str] | None = None  # request id -> why it was ignored
         self._ignored_at = -1  # the recorded steps it was read from
-        self.border_title = "requests"
+        self.set_title("requests")
         self.id_width = COLUMNS[0].width
+        # What is on screen: each visible row's key (_row_key), the number of rows then;
+        # and the strips of recently drawn keys (a step often leaves a row as it was).
+        self._keys_on_screen: dict[int, tuple] = {}
+        self._rows_drawn = -1
+        self._strips: dict[tuple, Strip] = {}
 
     # -- data
 
@@ -173,7 +179,26 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
         if self.filter_text or self.active_first:
             self._apply_filter()
         self._update_title()
-        self.refresh()
+        if first:
+            self.refresh()
+        else:
+            self._refresh_changed_rows()
+
+    def _refresh_changed_rows(self) -> None:
+        """Repaint only the visible rows whose cells differ from what they show now: most
+        steps change a few rows of a large run, and none of the blank lines under a small
+        one."""
+        if len(self.order) != self._rows_drawn:
+            self.refresh()  # rows appear or disappear: the blank lines change too
+            return
+        top = int(self.scroll_y)
+        width = self.size.width
+        for y in range(1, self.scrollable_content_region.height):
+            row = top + y - 1
+            if row >= len(self.order):
+                break
+            if self._keys_on_screen.get(row) != self._row_key(row):
+                self.refresh(Region(0, y, width, 1))
 
     def _reselect(self, request_id: str | None) -> None:
         """After a new session: the same request if it has one, else the first row."""
@@ -206,7 +231,7 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
 
     def _update_title(self) -> None:
         total = len(self.state.request_ids) if self.state is not None else 0
-        self.border_title = f"requests ({len(self.order)}/{total})"
+        self.set_title(f"requests ({len(self.order)}/{total})")
 
     def set_active_first(self, on: bool) -> None:
         self.active_first = on
@@ -292,7 +317,10 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
             self.scroll_to(y=row, animate=False, immediate=True)
         elif row >= top + height:
             self.scroll_to(y=row - height + 1, animate=False, immediate=True)
-        self.refresh()
+        if int(self.scroll_y) == top and self._rows_drawn == len(self.order):
+            self._refresh_changed_rows()  # the old and the new selected row
+        else:
+            self.refresh()
         self.post_message(self.Selected(self.selected_request))
 
     def on_click(self, event: events.Click) -> None:
@@ -319,11 +347,22 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
                                         self.part_style("request-table--header")))
             strip = Strip(segments)
         else:
+            self._rows_drawn = len(self.order)
             row = int(self.scroll_y) + y - 1
-            strip = self._row_strip(row) if 0 <= row < len(self.order) else Strip.blank(width)
-        if y and int(self.scroll_y) + y - 1 >= len(self.order):
-            return Strip.blank(width).apply_style(self.rich_style)
-        return self._crop(strip, x0, width).apply_style(self.rich_style)
+            if not 0 <= row < len(self.order):
+                return Strip.blank(width).apply_style(self.line_style)
+            key = self._row_key(row)
+            self._keys_on_screen[row] = key
+            strip = self._strips.get(key)
+            if strip is None:
+                if len(self._strips) > STRIP_CACHE:
+                    self._strips.clear()
+                strip = self._strips[key] = self._row_strip(key)
+        return self._crop(strip, x0, width).apply_style(self.line_style)
+
+    def notify_style_update(self) -> None:
+        self._strips.clear()  # drawn with the old styles
+        super().notify_style_update()
 
     def _crop(self, strip: Strip, x0: int, width: int) -> Strip:
         """The visible part of a row: a column the edge would cut is left out whole, and
@@ -343,7 +382,9 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
                 out = Strip.join([Strip([Segment("‹")]), out.crop(1, width)])
         return out
 
-    def _row_strip(self, row: int) -> Strip:
+    def _row_key(self, row: int) -> tuple:
+        """Everything row `row` shows: (request index, status, computed, tokens, selected,
+        the cells' texts in COLUMNS order, which of them changed since the last step)."""
         state = self.state
         i = int(self.order[row])
         rid = state.request_ids[i]
@@ -357,38 +398,44 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
             first = self.session.first_token_step(rid)
             if first is not None and first <= state.step:
                 ttft = first - self.session.arrival_step(rid)
-        cells = {
-            "id": rid,
-            "status": SHORT_STATUS[status],
-            "progress": (f"{compact(computed, 5):>5}/{compact(tokens, 5):<5}"
-                         if status != "PENDING" else ""),
-            "out": compact(tokens - prompt, 4) if status != "PENDING" else "",
-            "sched": "" if sched is None else
+        pending = status == "PENDING"
+        cells = (
+            rid,
+            SHORT_STATUS[status],
+            "" if pending else f"{compact(computed, 5):>5}/{compact(tokens, 5):<5}",
+            "" if sched is None else
             f"+{compact(sched[0], 4)}{'d' if sched[1] == 'decode' else 'p'}",
-            "blocks": compact(int(state.num_blocks[i]), 4) if state.num_blocks[i] else "",
-            "hit": compact(cached, 5) if cached > 0 else "",
-            "pre": compact(int(state.num_preemptions[i]), 3) if state.num_preemptions[i] else "",
-            "ttft": "" if ttft is None else compact(ttft, 5),
-            "why": self._why(rid, status),
-        }
+            "" if pending else compact(tokens - prompt, 4),
+            compact(int(state.num_blocks[i]), 4) if state.num_blocks[i] else "",
+            compact(cached, 5) if cached > 0 else "",
+            compact(int(state.num_preemptions[i]), 3) if state.num_preemptions[i] else "",
+            "" if ttft is None else compact(ttft, 5),
+            self._why(rid, status),
+        )
+        changed = tuple(bool(self._changed[c.key][i]) if c.key in self._changed else False
+                        for c in COLUMNS)
+        return (i, status, computed, tokens, row == self.selected_row, self.id_width, cells,
+                changed)
+
+    def _row_strip(self, key: tuple) -> Strip:
+        _, status, computed, tokens, selected, _, cells, changed = key
         style_of = self.part_style
-        base = style_of("request-table--selected") if row == self.selected_row else Style()
+        base = style_of("request-table--selected") if selected else Style()
         status_style = base + style_of(STATUS_COMPONENTS[status])
         changed_style = base + style_of("request-table--changed")
         bar_style = base + style_of("request-table--bar")
         segments = []
-        for col in COLUMNS:
+        for col, cell, cell_changed in zip(COLUMNS, cells, changed):
             w = self._width(col)
             if col.key == "id":  # user data: printable, cut and padded by terminal cells
-                text = fit(rid, w)
+                text = fit(cell, w)
             else:
-                text = fit_cell(cells[col.key], w)
+                text = fit_cell(cell, w)
                 text = text.rjust(w) if col.right else text.ljust(w)
-            changed = self._changed.get(col.key)
             style = base
             if col.key == "status":
                 style = status_style
-            if changed is not None and changed[i] and text.strip():
+            if cell_changed and text.strip():
                 style = changed_style
             if col.key == "progress" and status != "PENDING":
                 bar = progress_bar(computed, tokens, 4)
@@ -399,4 +446,3 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
             segments.append(Segment(text, style))
             segments.append(Segment(" ", base))
         return Strip(segments)
-

@@ -29,6 +29,7 @@ class StepPanel(ComponentStyles, Static):
     """
     COMPONENT_CLASSES = {"step-panel--note", "step-panel--prefill", "step-panel--admitted",
                          "step-panel--preempted", "step-panel--stopped", "step-panel--kv"}
+    _shown: tuple[str, Text] | None = None  # the title and text on screen
 
 
     def show(self, record: StepRecord, state: StepState, cumulative_preemptions: int) -> None:
@@ -69,7 +70,11 @@ class StepPanel(ComponentStyles, Static):
                  style=note)
         t.append(f"prefix cache queries {m.prefix_cache_queries} hits {m.prefix_cache_hits}",
                  style=note)
-        self.border_title = f"step {record.step}"
+        title = f"step {record.step}"
+        if (title, t) == self._shown:
+            return  # the same panel (a redraw for the same step): nothing to repaint
+        self._shown = (title, t)
+        self.border_title = title
         self.update(t, layout=False)  # fixed height: repaint, no relayout
 
 

@@ -77,7 +77,7 @@ class Timeline(ComponentStyles, ScrollView, can_focus=False, inherit_bindings=Fa
     COMPONENT_CLASSES = {*KIND_COMPONENTS, "timeline--cursor", "timeline--bookmark",
                          "timeline--hit", "timeline--finish", "timeline--axis"}
 
-    cursor: reactive[int] = reactive(0, init=False)
+    cursor: reactive[int] = reactive(0, init=False, repaint=False)  # watch_cursor repaints
     zoom: reactive[int] = reactive(0, init=False)  # steps per cell = 2**zoom
 
     class Scrubbed(Message):
@@ -269,7 +269,7 @@ class Timeline(ComponentStyles, ScrollView, can_focus=False, inherit_bindings=Fa
             segments = [Segment(self._axis(first, end, cw, spc), style("timeline--axis"))]
         offset = x0 - first * cw  # a wide cell may start left of the view
         return (Strip(segments).crop(offset, offset + width).extend_cell_length(width)
-                .apply_style(self.rich_style))
+                .apply_style(self.line_style))
 
     def _marks(self, first: int, end: int, cw: int, cursor_cell: int, cursor_style: Style):
         """The marker cells under cells first..end-1: the cursor, else the first mark
