@@ -105,6 +105,7 @@ class CaptureState:
         self.live: dict[str, object] = {}  # request id -> Request, until it finished
         self.order: dict[str, int] = {}  # live request id -> arrival number
         self.arrivals = 0
+        self.preempted: set[str] = set()  # preempted, not scheduled since
         self.holding: set[str] = set()  # requests whose block table the capture shows non-empty
         self.running: list[str] | None = None
         self.waiting: list[str] | None = None
@@ -121,6 +122,7 @@ class CaptureState:
             self.aborted.append([req.request_id, req.status.name])
             self.live.pop(req.request_id, None)
             self.order.pop(req.request_id, None)
+            self.preempted.discard(req.request_id)
             if req.request_id in self.holding:  # freed outside a step: shown on the next line
                 self.holding.discard(req.request_id)
                 self.abort_frees.append([req.request_id, True, []])
@@ -144,14 +146,18 @@ class CaptureState:
             "schedule_us": round(schedule_s * 1e6, 1), "update_us": None, "capture_us": None,
             "arrived": self.arrived, "aborted": self.aborted,
             "scheduled": dict(out.num_scheduled_tokens),
-            "new": [r.req_id for r in out.scheduled_new_reqs],
-            "resumed": [rid for rid in cached.req_ids if rid in resumed],
+            # vLLM sends a request resumed after a preemption as new request data again.
+            "new": [r.req_id for r in out.scheduled_new_reqs if r.req_id not in self.preempted],
+            "resumed": [r.req_id for r in out.scheduled_new_reqs if r.req_id in self.preempted]
+            + [rid for rid in cached.req_ids if rid in resumed],
             "preempted": sorted(out.preempted_req_ids or ()),
             "at_schedule": {
                 "num_free_blocks": sched.kv_cache_manager.block_pool.get_num_free_blocks(),
                 "kv_cache_usage": round(sched.get_kv_cache_usage(), 6)},
             "blocks": blocks,
         }
+        self.preempted.difference_update(out.num_scheduled_tokens)
+        self.preempted.update(line["preempted"])
         self.arrived, self.aborted, self.abort_frees = [], [], []
         self.pending[id(out)] = line
 

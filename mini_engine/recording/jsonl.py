@@ -123,6 +123,20 @@ def load_jsonl(path: str | os.PathLike) -> Recording:
             return _Reader(display_name(path), f).read()
     except InputFileError as e:
         raise RecordingError(e.path, e.line, e.message, e.field) from None
+    except _CaptureFile:
+        return load_capture_recording(path)
+
+
+def load_capture_recording(path: str | os.PathLike) -> Recording:
+    """A capture of a real vLLM server (capture_open.py): its replay, verified field by field."""
+    from mini_engine.recording.capture_open import open_capture
+    name = display_name(path)
+    return open_capture(path, lambda line, message, field: RecordingError(
+        name, line, message, field))[1]
+
+
+class _CaptureFile(Exception):
+    """The header says `"kind": "capture"`: read by capture_open, not line by line here."""
 
 
 def _short_field(loc: tuple) -> str:
@@ -220,6 +234,8 @@ class _Reader:
             raise self.error(f"unsupported recording version {repr(version)[:40]}: this tool "
                              f"reads version {VERSION} (record the scenario again with "
                              f"`mini-engine export SCENARIO --jsonl OUT`)")
+        if first.get("kind") == "capture":
+            raise _CaptureFile()
         return self.validate(Header, line)
 
     def add_frame(self, step: Step, builder: RecordingBuilder, checker: FrameChecker) -> None:
