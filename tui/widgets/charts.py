@@ -69,6 +69,9 @@ class Charts(ComponentStyles, Widget):
     Charts > .charts--marker { color: #ffff00; text-style: bold; }
     """
     COMPONENT_CLASSES = {*COMPONENTS, "charts--cursor", "charts--marker"}
+    # Drawn line by line, so there is no text to select; and a press on a selectable
+    # widget starts a text selection that repaints the whole screen, twice per click.
+    ALLOW_SELECT = False
 
     cursor: reactive[int] = reactive(0, init=False, repaint=False)  # watch_cursor repaints
 
@@ -163,4 +166,4 @@ class Charts(ComponentStyles, Widget):
                 title.append(" · ")
             title.append(f"{s.label} {s.fmt.format(self.data[s.key][step].item())}",
                          style=self.part_style(comp))
-        self.border_title = title
+        self.set_title(title)

@@ -34,6 +34,9 @@ class KVMap(ComponentStyles, ScrollView, inherit_bindings=False):
             scrollbar-gutter: stable; }
     """
     COMPONENT_CLASSES = {*STATE_COMPONENTS, "kv-map--selected"}
+    # Drawn line by line, so there is no text to select; and a press on a selectable
+    # widget starts a text selection that repaints the whole screen, twice per click.
+    ALLOW_SELECT = False
 
     class BlockClicked(Message):
         """A block was clicked: the app opens its detail (tui.screens.block)."""

@@ -49,6 +49,9 @@ class Overview(ComponentStyles, Widget):
     """
     COMPONENT_CLASSES = {"overview--kv", "overview--preemption", "overview--window",
                          "overview--cursor", "overview--label"}
+    # Drawn line by line, so there is no text to select; and a press on a selectable
+    # widget starts a text selection that repaints the whole screen, twice per click.
+    ALLOW_SELECT = False
 
     cursor: reactive[int] = reactive(0, init=False, repaint=False)  # watch_cursor repaints
 

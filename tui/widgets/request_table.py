@@ -103,6 +103,9 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
     COMPONENT_CLASSES = {*STATUS_COMPONENTS.values(), "request-table--header",
                          "request-table--changed", "request-table--selected",
                          "request-table--bar"}
+    # Drawn line by line, so there is no text to select; and a press on a selectable
+    # widget starts a text selection that repaints the whole screen, twice per click.
+    ALLOW_SELECT = False
     BINDINGS = [
         Binding("up,k", "cursor(-1)", "Up", show=False, id="table-up"),
         Binding("down,j", "cursor(1)", "Down", show=False, id="table-down"),

@@ -76,6 +76,9 @@ class Timeline(ComponentStyles, ScrollView, can_focus=False, inherit_bindings=Fa
 
     COMPONENT_CLASSES = {*KIND_COMPONENTS, "timeline--cursor", "timeline--bookmark",
                          "timeline--hit", "timeline--finish", "timeline--axis"}
+    # Drawn line by line, so there is no text to select; and a press on a selectable
+    # widget starts a text selection that repaints the whole screen, twice per click.
+    ALLOW_SELECT = False
 
     cursor: reactive[int] = reactive(0, init=False, repaint=False)  # watch_cursor repaints
     zoom: reactive[int] = reactive(0, init=False)  # steps per cell = 2**zoom
