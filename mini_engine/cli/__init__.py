@@ -19,14 +19,14 @@ import argparse
 import os
 import sys
 
-from mini_engine.cli import check, export, listing, run, schema, trace, tui, validate
+from mini_engine.cli import check, export, listing, replay, run, schema, trace, tui, validate
 from mini_engine.cli.common import (EXIT_FAIL, EXIT_INTERRUPT, EXIT_USAGE, PROG, CommandLineError,
                                     dash_hint, report_error, say_error)
 from mini_engine.errors import MiniEngineError
 from mini_engine.version import __version__
 
 # One module per command (vLLM's CLI style): each adds its subparser and runs it.
-COMMANDS = (run, validate, export, trace, schema, check, tui, listing)
+COMMANDS = (run, validate, export, trace, schema, check, tui, listing, replay)
 # Shown under `mini-engine --help` (tests/cli runs each one, as every command's examples).
 EXAMPLES = ("mini-engine list", "mini-engine run kv_preemption --until 3",
             "mini-engine tui kv_preemption")

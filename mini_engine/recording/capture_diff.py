@@ -136,13 +136,11 @@ def request_rows(cap: Capture, rec: Recording) -> list[dict]:
     for spec in rec.scenario.requests:
         rid = spec.request_id
         metrics = rec.request_metrics(rid)
-        ours = [h for h in rec.lifecycle(rid) if getattr(h, "kind", None)]
         mine_finish = None
         for step in rec.event_steps("any", rid):
             for h in rec.step_record(step).happenings:
                 if h.request_id == rid and h.kind in ("finish", "abort", "ignore"):
                     mine_finish = (step, h.status)
-        del ours
         rows.append({
             "request_id": rid,
             "vllm_first_token_step": first_token.get(rid) if cap.header.token_ids else None,
