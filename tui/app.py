@@ -25,7 +25,9 @@ from textual.worker import Worker, get_current_worker
 
 import numpy as np
 
+from mini_engine.debug.keymap_config import keymap_path
 from mini_engine.debug.session import STEP_KIND_NAMES, DebugSession
+from mini_engine.errors import MiniEngineError, error_line
 from mini_engine.recording.vocabulary import wait_label
 from mini_engine.scenarios.catalog import DEFAULT_SCENARIO
 from mini_engine.scenarios.spec import Scenario
@@ -118,6 +120,8 @@ class DebuggerApp(FileActions, BreakpointActions, ViewActions, App):
         # The description's first line as a note when the first run opens; not when
         # headless (tests, snapshots) unless a test sets it.
         self.announce_description: bool | None = None
+        self.keymap_file = keymap_path()  # $XDG_CONFIG_HOME/mini-engine/keymap.toml
+        self.key_overrides: dict[str, str] = {}  # binding id -> keys, from that file
 
     # ------------------------------------------------------------------ layout
 
@@ -146,6 +150,7 @@ class DebuggerApp(FileActions, BreakpointActions, ViewActions, App):
     def on_mount(self) -> None:
         if self.announce_description is None:
             self.announce_description = not self.is_headless
+        self.apply_keymap_file()
         self.query_one(RequestTable).focus()
         source = self.initial_source
         if isinstance(source, (str, Path)):
@@ -153,6 +158,18 @@ class DebuggerApp(FileActions, BreakpointActions, ViewActions, App):
         else:
             path = source.arg if isinstance(source, Source) else self.initial_path
             self._open(lambda: (open_session(source), path), shown(path or "the run"))
+
+    def apply_keymap_file(self) -> None:
+        """Remap keys from the user's keymap file; a bad file is an error dialog naming
+        file, line and binding id, and the default keys stay."""
+        try:
+            overrides = keymap.user_keymap(self.keymap_file)
+        except (MiniEngineError, OSError) as err:
+            self.push_screen(ErrorScreen("Keymap file not applied", error_line(err)))
+            return
+        if overrides:
+            self.set_keymap(overrides)
+            self.key_overrides = overrides
 
     # ------------------------------------------------------------------ loading
 

@@ -1,14 +1,18 @@
 """Key bindings as data: one registry with stable ids, from which the footer and help screen are built.
 
 Lowercase moves forward, uppercase moves back (toolong's convention); arrows and
-vi keys both work. Users can remap any key by binding id with `App.set_keymap`.
+vi keys both work. Users remap keys by binding id in a keymap file
+(mini_engine.debug.keymap_config); the app applies it at mount with `App.set_keymap`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from textual.binding import Binding
+
+from mini_engine.debug.keymap_config import load_keymap
 
 
 @dataclass(frozen=True)
@@ -95,13 +99,27 @@ def bindings(group: str | None = None) -> list[Binding]:
             for k in KEYMAP if group is None or k.group == group]
 
 
-def help_rows() -> list[tuple[str, str, str]]:
-    """(group, keys as shown, what it does) for the help screen: every binding, then the
-    mouse and palette actions."""
+def defaults() -> dict[str, str]:
+    """Binding id -> its default keys (what a keymap file may override)."""
+    return {k.id: k.keys for k in KEYMAP}
+
+
+def user_keymap(path: str) -> dict[str, str]:
+    """The checked overrides in the user's keymap file (mini_engine.debug.keymap_config;
+    none when there is no file); a MiniEngineError names the file, line and binding id."""
+    return load_keymap(path, defaults())
+
+
+def help_rows(overrides: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
+    """(group, keys as shown, what it does) for the help screen: every binding (with the
+    keys `overrides` gives it, from the user's keymap file), then the mouse and palette
+    actions."""
+    overrides = overrides or {}
     pretty = {"right": "→", "left": "←", "shift+right": "shift+→", "shift+left": "shift+←",
               "colon": ":", "space": "space", "plus": "+", "equals_sign": "=", "minus": "-",
               "slash": "/", "question_mark": "?", "apostrophe": "'", "quotation_mark": '"'}
-    return [(k.group, " ".join(pretty.get(key, key) for key in k.keys.split(",")), k.help)
+    return [(k.group, " ".join(pretty.get(key, key)
+                               for key in overrides.get(k.id, k.keys).split(",")), k.help)
             for k in KEYMAP] + list(OTHER_ACTIONS)
 
 

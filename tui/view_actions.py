@@ -64,7 +64,7 @@ class ViewActions:
         table.set_active_first(not table.active_first)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.key_overrides))
 
     def action_legend(self) -> None:
         self.push_screen(LegendScreen())

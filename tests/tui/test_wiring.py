@@ -1,13 +1,15 @@
 """Pilot tests for the app's wiring of issue 9's pieces: the KV block detail on a click,
 the scenario's description (I, and its first sentence when the first run opens), the
 one wait vocabulary in the status line, the selection kept on a reload, breakpoint
-warnings, labels and the all-disabled case, the help's breakpoint rows, and the table
-opening active-first on a run of more than 50 requests."""
+warnings, labels and the all-disabled case, the help's breakpoint rows, the table
+opening active-first on a run of more than 50 requests, and the user's keymap file."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+
+from textual.widgets import Static
 
 import tui.app
 from mini_engine.scenarios.catalog import resolve_scenario
@@ -15,6 +17,7 @@ from tui.app import DebuggerApp
 from tui.keymap import help_rows
 from tui.screens.block import BlockScreen
 from tui.screens.description import DescriptionScreen
+from tui.screens.error import ErrorScreen
 from tui.screens.legend import LegendScreen
 from tui.view_actions import first_line
 from tui.widgets.kv_map import KVMap
@@ -210,3 +213,46 @@ async def test_a_run_of_50_requests_opens_in_scenario_order(tmp_path):
         await opened(app, pilot, 12)
         table = app.query_one(RequestTable)
         assert not table.active_first and list(table.order) == list(range(50))
+
+
+async def test_the_keymap_file_remaps_keys_and_the_help_shows_them(tmp_path):
+    (tmp_path / "keymap.toml").write_text('next-preemption = "ctrl+n"\n')
+    app = DebuggerApp("kv_preemption")
+    app.keymap_file = str(tmp_path / "keymap.toml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await opened(app, pilot)
+        assert app.key_overrides == {"next-preemption": "ctrl+n"}
+        await pilot.press("p")  # no longer bound
+        await pilot.pause()
+        assert app.session.cursor == 0
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.session.cursor == app.session.recording.event_steps("preemption")[0]
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert ("Events", "ctrl+n", "Next preemption") in app.screen.rows
+
+
+async def test_a_bad_keymap_file_is_a_dialog_and_the_default_keys_stay(tmp_path):
+    (tmp_path / "keymap.toml").write_text('# mine\nstep-forwrd = "j"\n')
+    app = DebuggerApp("kv_preemption")
+    app.keymap_file = str(tmp_path / "keymap.toml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await opened(app, pilot)
+        assert isinstance(app.screen, ErrorScreen)
+        text = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "keymap.toml:2" in text and "step-forwrd" in text and "step-forward" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.key_overrides == {}
+        await pilot.press("p")
+        await pilot.pause()
+        assert app.session.cursor == app.session.recording.event_steps("preemption")[0]
+
+
+async def test_no_keymap_file_changes_nothing(tmp_path):
+    app = DebuggerApp("hello")
+    app.keymap_file = str(tmp_path / "absent" / "keymap.toml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await opened(app, pilot)
+        assert app.key_overrides == {} and not isinstance(app.screen, ErrorScreen)

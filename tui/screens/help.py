@@ -7,6 +7,8 @@ A Rich table whose last column wraps, in a scrolling box: it fits any dialog wid
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -42,9 +44,10 @@ class HelpScreen(DialogScreen[None]):
     """
     BINDINGS = [Binding("q,question_mark,f1", "close", "Close", id="close-help")]
 
-    def __init__(self) -> None:
+    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
+        """`overrides`: binding id -> keys, from the user's keymap file."""
         super().__init__()
-        self.rows = help_rows()
+        self.rows = help_rows(overrides)
 
     def compose_dialog(self) -> ComposeResult:
         yield Static("[b]mini-engine keys[/b]  (escape closes)", id="title")
