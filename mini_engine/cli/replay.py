@@ -32,7 +32,7 @@ def subparser_init(subparsers) -> None:
          "mini-engine replay tests/data/vllm_captures/a_hello.jsonl "
          "--scenario-out a_hello_replay.yaml --force"))
     p.add_argument("capture", metavar="CAPTURE", help="a capture (.jsonl) written by vLLM")
-    p.add_argument("--scenario-out", metavar="FILE",
+    p.add_argument("--scenario-out", metavar="OUT",
                    help="also write the replay scenario as YAML (to edit and run again)")
     p.add_argument("--force", action="store_true", help="replace an existing --scenario-out")
     p.set_defaults(func=cmd)
