@@ -433,7 +433,8 @@ def test_every_command_is_one_module():
     import mini_engine.cli as cli
     from mini_engine.cli import build_parser
     minimal_args = {"run": ["hello"], "validate": ["a.yaml"], "export": ["hello", "--jsonl", "o"],
-                    "trace": ["hi"], "schema": [], "check": ["hello"], "tui": [], "list": []}
+                    "trace": ["hi"], "schema": [], "check": ["hello"], "tui": [], "list": [],
+                    "replay": ["x.jsonl"]}
     # `list` lives in listing.py: a submodule named `list` would shadow the builtin in the
     # package's namespace (importing it binds mini_engine.cli.list).
     modules = {"list": "listing"}

@@ -135,6 +135,10 @@ def help_examples(text: str, where: str) -> list[Example]:
 @pytest.fixture
 def workdir(tmp_path, monkeypatch) -> Path:
     (tmp_path / "scenarios").symlink_to(SCENARIOS, target_is_directory=True)
+    # `replay --help` names committed captures by their path in the repository.
+    (tmp_path / "tests" / "data").mkdir(parents=True)
+    (tmp_path / "tests" / "data" / "vllm_captures").symlink_to(
+        REPO / "tests" / "data" / "vllm_captures", target_is_directory=True)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
