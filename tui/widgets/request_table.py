@@ -25,6 +25,7 @@ from mini_engine.debug.session import STATUS_NAMES, DebugSession, StepRecord, St
 from tui.styles import ComponentStyles
 from tui.text import fit, shown, width
 from tui.widgets.queues import reason_label
+from tui.widgets.timeline import merge_runs
 
 SHORT_STATUS = {"PENDING": "pending", "WAITING": "WAITING", "RUNNING": "RUNNING",
                 "PREEMPTED": "PREEMPTED", "FINISHED_STOPPED": "stopped",
@@ -448,4 +449,4 @@ class RequestTable(ComponentStyles, ScrollView, can_focus=True, inherit_bindings
                 continue
             segments.append(Segment(text, style))
             segments.append(Segment(" ", base))
-        return Strip(segments)
+        return Strip(merge_runs((seg.text, seg.style) for seg in segments))  # fewer segments for the compositor to carry
