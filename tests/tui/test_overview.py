@@ -210,3 +210,27 @@ async def test_legend_opens_with_i():
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, LegendScreen)
+
+
+async def test_overview_colours_columns_by_preemption_density(tmp_path):
+    """On a long run nearly every column holds a preemption: the busiest half are red,
+    the rest that have one orange, and columns without any keep the KV colour."""
+    import numpy as np
+
+    app = open_app(long_scenario(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        overview = app.query_one(Overview)
+        width = overview.content_region.width
+        n = width * 4  # four steps per column
+        preemptions = np.zeros(n, np.int64)
+        preemptions[0:4] = 1  # column 0: 4, the busiest
+        preemptions[4] = 1  # column 1: 1 (under half of 4)
+        preemptions[8:10] = 1  # column 2: 2 (half: dense)
+        overview.set_run(np.full(n, 0.5), preemptions)
+        _, cells = overview.columns()
+        styles = [style for _, style in cells[:4]]
+        assert styles == [overview.part_style("overview--preemption"),
+                          overview.part_style("overview--preemption-some"),
+                          overview.part_style("overview--preemption"),
+                          overview.part_style("overview--kv")]

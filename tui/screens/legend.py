@@ -35,7 +35,8 @@ TIMELINE_MARKS = (
 )
 OVERVIEW_ROWS = (
     ("▁▅█", "overview--kv", "the whole run in the width: highest KV usage per column"),
-    ("▅", "overview--preemption", "a column with a preemption"),
+    ("▅", "overview--preemption", "a column where preemptions are densest"),
+    ("▅", "overview--preemption-some", "a column with some preemptions"),
     ("━", "overview--window", "the steps the timeline shows (click or drag: jump there)"),
     ("▲", "overview--cursor", "the cursor"),
 )

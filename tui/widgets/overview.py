@@ -1,7 +1,9 @@
 """The whole run in one strip: every step of the run folded into the strip's width.
 
 Row 0, one column per bucket of steps: the highest KV usage in the bucket as a bar
-(▁..█), red where the bucket holds a preemption. Row 1: the local timeline's visible
+(▁..█), coloured by how often it preempted: red where preemptions are densest (at least
+half the busiest bucket's count), orange where there are fewer, green where none. On a
+long run nearly every bucket holds one; the density is what tells them apart. Row 1: the local timeline's visible
 window (━) and the cursor (▲). Click or drag anywhere to jump there: the whole run is
 one mouse move away, however long it is.
 
@@ -43,12 +45,13 @@ class Overview(ComponentStyles, Widget):
     Overview { height: 2; padding: 0 1; }
     Overview > .overview--kv { color: #00d700; background: #262626; }
     Overview > .overview--preemption { color: #ff0000; background: #262626; }
+    Overview > .overview--preemption-some { color: #d78700; background: #262626; }
     Overview > .overview--window { color: #0087ff; }
     Overview > .overview--cursor { color: #ffff00; text-style: bold; }
     Overview > .overview--label { color: #808080; }
     """
-    COMPONENT_CLASSES = {"overview--kv", "overview--preemption", "overview--window",
-                         "overview--cursor", "overview--label"}
+    COMPONENT_CLASSES = {"overview--kv", "overview--preemption", "overview--preemption-some",
+                         "overview--window", "overview--cursor", "overview--label"}
     # Drawn line by line, so there is no text to select; and a press on a selectable
     # widget starts a text selection that repaints the whole screen, twice per click.
     ALLOW_SELECT = False
@@ -67,7 +70,7 @@ class Overview(ComponentStyles, Widget):
         self.kv = np.zeros(0)
         self.preemptions = np.zeros(0, np.int64)
         self.window = (0, 0)  # steps first..end-1 are in the local timeline's view
-        self.tooltip = ("The whole run: highest KV usage per column (red: a preemption), "
+        self.tooltip = ("The whole run: highest KV usage per column (red: dense preemptions, orange: some), "
                         "━ the timeline's window, ▲ the cursor. Click or drag to jump.")
         self._dragging = False
         self._columns: tuple[tuple[int, int], np.ndarray, list] | None = None
@@ -104,11 +107,13 @@ class Overview(ComponentStyles, Widget):
             cells = []
             if self.num_steps:
                 kv = np.maximum.reduceat(self.kv, starts)
-                pre = np.add.reduceat(self.preemptions, starts) > 0
+                pre = np.add.reduceat(self.preemptions, starts)
+                dense = max(1, (int(pre.max()) + 1) // 2)
                 levels = np.ceil(np.clip(kv, 0, 1) * 8).astype(int).tolist()
-                normal, red = self.part_style("overview--kv"), self.part_style(
-                    "overview--preemption")
-                cells = [(BARS[lv], red if p else normal)
+                styles = (self.part_style("overview--kv"),
+                          self.part_style("overview--preemption-some"),
+                          self.part_style("overview--preemption"))
+                cells = [(BARS[lv], styles[(p > 0) + (p >= dense)])
                          for lv, p in zip(levels, pre.tolist())]
             self._columns = (key, starts, cells)
         return self._columns[1], self._columns[2]

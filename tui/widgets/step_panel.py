@@ -13,7 +13,7 @@ from tui.text import shown
 from tui.widgets.queues import reason_label
 
 BAR_WIDTH = 20
-KV_BAR_WIDTH = 8
+KV_BAR_WIDTH = 6
 
 
 def bar(used: int, total: int, width: int = BAR_WIDTH) -> str:
@@ -62,8 +62,9 @@ class StepPanel(ComponentStyles, Static):
             t.append(f" {m.kv_cache_usage_at_schedule:6.1%} {m.num_free_blocks_at_schedule} free\n")
         t.append("KV after step ", style=note)
         t.append(bar(round(m.kv_cache_usage_perc * 1000), 1000, KV_BAR_WIDTH), style=kv)
-        t.append(f" {m.kv_cache_usage_perc:6.1%} {m.num_free_blocks} free"
-                 f" ({m.num_cached_free_blocks} cached)\n")
+        t.append(f" {m.kv_cache_usage_perc:6.1%} {m.num_free_blocks} free\n")
+        if m.num_cached_free_blocks:  # its own line: the panel is ~38 columns at 120
+            t.append(f"  of them {m.num_cached_free_blocks} cached (reusable)\n", style=note)
         t.append(f"running {m.num_requests_running}  waiting {m.num_requests_waiting}\n",
                  style=note)
         t.append(f"preemptions {m.num_preemptions} (run total {cumulative_preemptions})\n",
