@@ -23,6 +23,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from tui.styles import ComponentStyles
+from tui.widgets.scrub import MouseScrub
 from tui.widgets.timeline import merge_runs
 
 BARS = " ▁▂▃▄▅▆▇█"
@@ -38,7 +39,7 @@ def column_of(step: int, starts: np.ndarray) -> int:
     return max(0, int(np.searchsorted(starts, step, side="right")) - 1)
 
 
-class Overview(ComponentStyles, Widget):
+class Overview(MouseScrub, ComponentStyles, Widget):
     """The whole run, compressed into the width; `cursor` and `window` marked."""
 
     DEFAULT_CSS = """
@@ -72,7 +73,6 @@ class Overview(ComponentStyles, Widget):
         self.window = (0, 0)  # steps first..end-1 are in the local timeline's view
         self.tooltip = ("The whole run: highest KV usage per column (red: dense preemptions, orange: some), "
                         "━ the timeline's window, ▲ the cursor. Click or drag to jump.")
-        self._dragging = False
         self._columns: tuple[tuple[int, int], np.ndarray, list] | None = None
 
     @property
@@ -120,30 +120,12 @@ class Overview(ComponentStyles, Widget):
 
     # -- the mouse
 
-    def _step_at(self, event: events.MouseEvent) -> int | None:
+    def step_at(self, event: events.MouseEvent) -> int | None:
         offset = event.get_content_offset(self)
         if offset is None or not self.num_steps:
             return None
         starts, _ = self.columns()
         return int(starts[max(0, min(len(starts) - 1, offset.x))])
-
-    def on_mouse_down(self, event: events.MouseDown) -> None:
-        step = self._step_at(event)
-        if step is not None:
-            self._dragging = True
-            self.capture_mouse()
-            self.post_message(self.Scrubbed(step))
-
-    def on_mouse_move(self, event: events.MouseMove) -> None:
-        if self._dragging:
-            step = self._step_at(event)
-            if step is not None:
-                self.post_message(self.Scrubbed(step))
-
-    def on_mouse_up(self, event: events.MouseUp) -> None:
-        if self._dragging:
-            self._dragging = False
-            self.release_mouse()
 
     # -- drawing
 

@@ -26,6 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.styles import ComponentStyles
+from tui.widgets.scrub import MouseScrub
 
 # Step kinds, in the order of the recording's `step_kinds` codes; colours in app.tcss.
 KIND_GLYPHS = ("·", "▆", "▆", "▂", "▇")
@@ -65,7 +66,8 @@ def _sorted(steps) -> np.ndarray:
     return np.array(sorted(steps), dtype=np.int64)
 
 
-class Timeline(ComponentStyles, ScrollView, can_focus=False, inherit_bindings=False):
+class Timeline(MouseScrub, ComponentStyles, ScrollView, can_focus=False,
+               inherit_bindings=False):
     """Steps 0..n-1 along x; `cursor` is the step on screen. Not focusable: a click on it
     scrubs but leaves the keyboard focus (the request table's arrows) where it was."""
 
@@ -108,7 +110,6 @@ class Timeline(ComponentStyles, ScrollView, can_focus=False, inherit_bindings=Fa
         self.finishes: set[int] = set()  # steps where a request finished, aborted or was ignored
         self._sorted_marks = (_sorted(()),) * 3  # finishes, bookmarks, hits: for searchsorted
         self.border_title = "timeline"
-        self._dragging = False
         self._posted_view: View | None = None
 
     @property
@@ -204,30 +205,12 @@ class Timeline(ComponentStyles, ScrollView, can_focus=False, inherit_bindings=Fa
 
     # -- the mouse: scrub, wheel
 
-    def _step_at(self, event: events.MouseEvent) -> int | None:
+    def step_at(self, event: events.MouseEvent) -> int | None:
         offset = event.get_content_offset(self)
         if offset is None or not self.num_steps:
             return None
         cell = (int(self.scroll_x) + offset.x) // self.cell_width
         return max(0, min(self.num_steps - 1, cell * self.steps_per_cell))
-
-    def on_mouse_down(self, event: events.MouseDown) -> None:
-        step = self._step_at(event)
-        if step is not None:
-            self._dragging = True
-            self.capture_mouse()
-            self.post_message(self.Scrubbed(step))
-
-    def on_mouse_move(self, event: events.MouseMove) -> None:
-        if self._dragging:
-            step = self._step_at(event)
-            if step is not None:
-                self.post_message(self.Scrubbed(step))
-
-    def on_mouse_up(self, event: events.MouseUp) -> None:
-        if self._dragging:
-            self._dragging = False
-            self.release_mouse()
 
     def _wheel(self, event: events.MouseEvent, direction: int) -> None:
         event.stop()
