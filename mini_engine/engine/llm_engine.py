@@ -46,7 +46,7 @@ class LLMEngine:
 
     def __init__(self, model: Model | None = None, config: EngineConfig | None = None,
                  fast_paths: bool = True, *, guard_model: bool | None = None,
-                 **engine_kwargs) -> None:
+                 kv_cache_events: bool = False, **engine_kwargs) -> None:
         """`fast_paths=False` runs the general code everywhere the engine has a shortcut
         (same results, slower): what tests compare the shortcuts against.
 
@@ -54,11 +54,18 @@ class LLMEngine:
         undoing the step if the model fails (model_guard.py). None (the default) guards
         every model but the engine's own three, which cannot fail; False trusts the
         model (a failure then leaves the step half done); True guards any model.
+
+        `kv_cache_events`: also emit the KV-cache events (blocks allocated, hit, cached,
+        freed, evicted, cache cleared) into `last_step.events`. Off by default, as vLLM's
+        `enable_kv_cache_events`: a consumer that draws the KV cache (the recorder) asks
+        for them; the request and scheduling events are always emitted.
         """
         if config is not None and engine_kwargs:
             raise TypeError("pass either config= or engine keyword arguments, not both")
         if config is not None and not isinstance(config, EngineConfig):
             raise TypeError(f"config must be an EngineConfig, got {type(config).__name__}")
+        if not isinstance(kv_cache_events, bool):
+            raise TypeError(f"kv_cache_events must be True or False, got {kv_cache_events!r}")
         if guard_model is not None and not isinstance(guard_model, bool):
             raise TypeError(f"guard_model must be True, False or None, got {guard_model!r}")
         self.config = config or EngineConfig(**engine_kwargs)
@@ -74,6 +81,7 @@ class LLMEngine:
             self._guard = ModelGuard(self)
             install_journal(self.scheduler)
         self.fast_paths = fast_paths
+        self.kv_cache_events = kv_cache_events
         self.step_count = 0
         self.last_scheduler_output: SchedulerOutput | None = None
         self.last_stats: SchedulerStats | None = None
@@ -129,6 +137,15 @@ class LLMEngine:
     @property
     def fast_paths(self) -> bool:
         return self.scheduler.use_fast_paths
+
+    @property
+    def kv_cache_events(self) -> bool:
+        return self.scheduler.kv_cache_manager.kv_events
+
+    @kv_cache_events.setter
+    def kv_cache_events(self, on: bool) -> None:
+        kvm = self.scheduler.kv_cache_manager
+        kvm.kv_events = kvm.block_pool.kv_events = on
 
     @fast_paths.setter
     def fast_paths(self, on: bool) -> None:
@@ -217,18 +234,19 @@ class LLMEngine:
 
     @classmethod
     def from_snapshot(cls, state: EngineSnapshot, model: Model | None = None,
-                      guard_model: bool | None = None, **changed_settings) -> "LLMEngine":
+                      guard_model: bool | None = None, kv_cache_events: bool = False,
+                      **changed_settings) -> "LLMEngine":
         """A new engine resumed from `state`: its every later step equals the original run's.
 
-        `model` defaults to the snapshot's (models hold no state); `guard_model` is the
-        constructor's (None: decided by the model). `changed_settings`
+        `model` defaults to the snapshot's (models hold no state); `guard_model` and
+        `kv_cache_events` are the constructor's. `changed_settings`
         may change scheduler settings only (config.SCHEDULER_SETTINGS); the result is the
         same as running the original engine to this step and then calling
         `update_settings(**changed_settings)`. Other settings raise ConfigError (a ValueError).
         """
         state.config.with_scheduler_settings(**changed_settings)  # refuse before any work
         engine = cls(model=model if model is not None else state.model, config=state.config,
-                     guard_model=guard_model)
+                     guard_model=guard_model, kv_cache_events=kv_cache_events)
         engine._all_requests, engine._prompts = restore(engine, state)
         engine._arrivals = state.num_arrivals
         engine.step_count = state.step_count

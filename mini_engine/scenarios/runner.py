@@ -45,7 +45,9 @@ class RunnerSnapshot:
 
 class ScenarioRunner:
     def __init__(self, scenario: Scenario) -> None:
-        self._start(scenario, LLMEngine(model=scenario.model.build(), config=scenario.engine), 0)
+        # A run is recorded with its KV-cache events (the KV map, block histories).
+        self._start(scenario, LLMEngine(model=scenario.model.build(), config=scenario.engine,
+                                        kv_cache_events=True), 0)
         self.initial_arrived, self.initial_aborted = self.apply_due()
 
     def _start(self, scenario: Scenario, engine: LLMEngine, steps_done: int) -> None:
@@ -74,7 +76,8 @@ class ScenarioRunner:
         equals the original run to this step followed by `engine.update_settings(...)`.
         `scenario` stays the original (its `engine` block is the settings of step 0).
         """
-        engine = LLMEngine.from_snapshot(snapshot.engine, model=model, **changed_settings)
+        engine = LLMEngine.from_snapshot(snapshot.engine, model=model, kv_cache_events=True,
+                                         **changed_settings)
         runner = cls.__new__(cls)
         runner._start(snapshot.scenario, engine, snapshot.steps_done)
         runner._next_arrival = snapshot.next_arrival

@@ -48,10 +48,11 @@ FIELDS = {
         SCRATCH={"num_prefill_chunks", "last_schedule_view"}),
     KVCacheManager: dict(
         SAVED={"req_to_blocks", "num_cached_block", "room", "prefix_cache_stats", "use_fast_paths"},
-        REBUILT={"block_size", "enable_caching", "max_model_len", "events", "block_pool"}),
+        REBUILT={"block_size", "enable_caching", "max_model_len", "events", "block_pool",
+                 "kv_events"}),
     BlockPool: dict(
         SAVED={"ref_cnt", "block_hash", "free_block_queue", "cached_block_hash_to_block"},
-        REBUILT={"num_gpu_blocks", "enable_caching", "events"}),
+        REBUILT={"num_gpu_blocks", "enable_caching", "events", "kv_events"}),
     Request: dict(
         SAVED={"request_id", "sampling_params", "priority", "arrival_time", "status",
                "num_computed_tokens", "num_tokens", "num_preemptions", "stop_reason",

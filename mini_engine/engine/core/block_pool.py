@@ -21,6 +21,7 @@ class BlockPool:
                  events: EventLog | None = None) -> None:
         self.num_gpu_blocks = num_gpu_blocks
         self.events = events if events is not None else EventLog()
+        self.kv_events = False  # emit BlocksEvicted / CacheCleared (see KVCacheManager)
         self.enable_caching = enable_caching
         self.ref_cnt = [0] * num_gpu_blocks
         self.block_hash: list[int | None] = [None] * num_gpu_blocks
@@ -54,7 +55,7 @@ class BlockPool:
                 evicted.append(b)
             ref_cnt[b] = 1
             ret.append(b)
-        if evicted:
+        if evicted and self.kv_events:
             self.events.append(BlocksEvicted(request_id, tuple(evicted)))
         return ret
 
@@ -112,7 +113,8 @@ class BlockPool:
             return False
         self.cached_block_hash_to_block.clear()
         self.block_hash = [None] * self.num_gpu_blocks
-        self.events.append(CacheCleared())
+        if self.kv_events:
+            self.events.append(CacheCleared())
         return True
 
     def num_cached_free_blocks(self) -> int:

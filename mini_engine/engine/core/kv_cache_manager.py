@@ -26,6 +26,9 @@ class KVCacheManager:
         self.max_model_len = max_model_len
         self.events = events if events is not None else EventLog()
         self.block_pool = BlockPool(num_gpu_blocks, enable_caching, self.events)
+        # KV-cache events are emitted only when a consumer asks (vLLM's
+        # enable_kv_cache_events, off by default): LLMEngine(kv_cache_events=True).
+        self.kv_events = False
         # The lean path of allocate_slots for a running request growing (see there); off:
         # every call takes the general path (tests require identical results either way).
         self.use_fast_paths = True
@@ -116,7 +119,8 @@ class KVCacheManager:
                 pool.touch(new_computed_blocks)
                 blocks.extend(new_computed_blocks)
                 self.num_cached_block[rid] = len(new_computed_blocks)
-                self.events.append(BlocksHit(rid, tuple(new_computed_blocks)))
+                if self.kv_events:
+                    self.events.append(BlocksHit(rid, tuple(new_computed_blocks)))
         n_new = cdiv(num_tokens_need_slot, block_size) - len(blocks)
         new_blocks = self._take_blocks(rid, blocks, n_new) if n_new > 0 else []
         room = len(blocks) * block_size
@@ -148,7 +152,8 @@ class KVCacheManager:
                 return None
             new_blocks = self.block_pool.get_new_blocks(n_new, rid)
             blocks.extend(new_blocks)
-            self.events.append(BlocksAllocated(rid, tuple(new_blocks)))
+            if self.kv_events:
+                self.events.append(BlocksAllocated(rid, tuple(new_blocks)))
         else:
             new_blocks = _NO_BLOCKS
         room = len(blocks) * block_size
@@ -162,7 +167,8 @@ class KVCacheManager:
                 block_id, block_hash = blocks[num_cached], request.block_hashes[num_cached]
                 self.block_pool.cache_full_block(block_id, block_hash)
                 self.num_cached_block[rid] = num_cached = num_full
-                self.events.append(BlocksCached(rid, (block_id,), (block_hash,)))
+                if self.kv_events:
+                    self.events.append(BlocksCached(rid, (block_id,), (block_hash,)))
             elif num_full > num_cached:
                 num_cached = self._cache_full(request, blocks, num_full * block_size)
             if room > (num_cached + 1) * block_size - 1:
@@ -174,7 +180,8 @@ class KVCacheManager:
         """Append `n_new` fresh blocks to the request's table (and say so)."""
         new_blocks = self.block_pool.get_new_blocks(n_new, rid)
         blocks.extend(new_blocks)
-        self.events.append(BlocksAllocated(rid, tuple(new_blocks)))
+        if self.kv_events:
+            self.events.append(BlocksAllocated(rid, tuple(new_blocks)))
         return new_blocks
 
     def _cache_full(self, request: Request, blocks: list[int], num_tokens: int) -> int:
@@ -190,7 +197,8 @@ class KVCacheManager:
         hashes = request.block_hashes[num_cached:num_full]
         self.block_pool.cache_full_blocks(ids, hashes)
         self.num_cached_block[rid] = num_full
-        self.events.append(BlocksCached(rid, tuple(ids), tuple(hashes)))
+        if self.kv_events:
+            self.events.append(BlocksCached(rid, tuple(ids), tuple(hashes)))
         return num_full
 
     def cache_blocks(self, request: Request, num_tokens: int) -> None:
@@ -218,4 +226,5 @@ class KVCacheManager:
         if blocks:
             order = blocks[::-1]
             self.block_pool.free_blocks(order)
-            self.events.append(BlocksFreed(rid, tuple(order)))
+            if self.kv_events:
+                self.events.append(BlocksFreed(rid, tuple(order)))
