@@ -30,7 +30,7 @@ from mini_engine.engine.model import TRUSTED_MODELS, Model, ToyModel, model_samp
 from mini_engine.engine.model_guard import ModelGuard, install_journal
 from mini_engine.engine.core.sched.output import SchedulerOutput
 from mini_engine.engine.outputs import (ModelRunnerOutput, OneTokenEachOutput, RequestOutput,
-                                        SchedulerStats)
+                                        SchedulerStats, SomeSampledOutput)
 from mini_engine.engine.request import Request, RequestStatus
 from mini_engine.engine.request_checks import check_request, check_request_ids
 from mini_engine.engine.sampler import Sampler
@@ -193,6 +193,10 @@ class LLMEngine:
         sampling = [r for r in scheduled if r.num_computed_tokens >= r.num_tokens]
         tokens = next_tokens(sampling) if sampling else []
         it = iter(tokens)
+        if scheduler.use_fast_paths:
+            sampled = [next(it) if r.num_computed_tokens >= r.num_tokens else None
+                       for r in scheduled]
+            return req_ids, SomeSampledOutput(req_ids, sampling, tokens, sampled)
         return req_ids, ModelRunnerOutput(req_ids, [
             [next(it)] if r.num_computed_tokens >= r.num_tokens else [] for r in scheduled])
 
@@ -207,6 +211,8 @@ class LLMEngine:
         nst = scheduler_output.num_scheduled_tokens
         if type(runner_output) is OneTokenEachOutput:
             sampled = tuple(runner_output.tokens)
+        elif type(runner_output) is SomeSampledOutput:
+            sampled = tuple(runner_output.sampled)
         else:
             sampled = tuple(t[-1] if t else None for t in runner_output.sampled_token_ids)
         pc = stats.prefix_cache_stats

@@ -39,6 +39,21 @@ class OneTokenEachOutput(ModelRunnerOutput):
         return [[t] for t in self.tokens]
 
 
+class SomeSampledOutput(OneTokenEachOutput):
+    """The fast form for a step with partial prefills: `requests` / `tokens` are the rows
+    that sampled (one token each, in scheduled order), `sampled` is aligned with `req_ids`
+    (None for a partial prefill, which samples nothing)."""
+
+    def __init__(self, req_ids: list[str], requests: list, tokens: list[int],
+                 sampled: list[int | None]) -> None:
+        super().__init__(req_ids, requests, tokens)
+        self.sampled = sampled
+
+    @property
+    def sampled_token_ids(self) -> list[list[int]]:
+        return [[t] if t is not None else [] for t in self.sampled]
+
+
 @dataclass
 class SchedulerStats:
     """Per-step scheduler state, measured after the step's updates (vLLM stats.py)."""

@@ -427,7 +427,7 @@ class Scheduler:
         self.finished_outside_update = []
         stops: list[tuple[Request, RequestStatus]] = []
         length = self.length_status
-        if self.use_fast_paths and type(model_runner_output) is OneTokenEachOutput:
+        if self.use_fast_paths and isinstance(model_runner_output, OneTokenEachOutput):
             self._append_one_token_each(model_runner_output.requests,
                                         model_runner_output.tokens, stops, length)
         else:
