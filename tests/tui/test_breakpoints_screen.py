@@ -9,7 +9,8 @@ from textual.widgets import DataTable, Input, Static
 from mini_engine.recording.recorder import Recorder
 from mini_engine.scenarios.catalog import resolve_scenario
 from mini_engine.scenarios.loader import load_scenario
-from tui.app import PLAY_SPEEDS, DebuggerApp
+from pinned_app import pinned_app
+from tui.app import PLAY_SPEEDS
 from tui.screens.breakpoints import BreakpointsScreen
 
 SIZE = (120, 36)
@@ -22,10 +23,7 @@ def full_recording(name: str):
     return recorder.recording
 
 
-def open_app(source: str) -> DebuggerApp:
-    app = DebuggerApp(source)
-    app.theme = "textual-dark"
-    return app
+open_app = pinned_app
 
 
 async def open_dialog(app, pilot) -> BreakpointsScreen:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual import events
 from textual.containers import VerticalScroll
 
-from tui.app import DebuggerApp
+from pinned_app import pinned_app
 from tui.play import MAX_PLAY_STRIDE
 from tui.screens.help import HelpScreen
 from tui.screens.legend import LegendScreen
@@ -29,10 +29,7 @@ requests:
 """
 
 
-def open_app(source) -> DebuggerApp:
-    app = DebuggerApp(source)
-    app.theme = "textual-dark"
-    return app
+open_app = pinned_app
 
 
 async def ready(app, pilot) -> None:

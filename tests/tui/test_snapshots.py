@@ -8,23 +8,13 @@ deterministic. Regenerate after a deliberate UI change with
 
 from __future__ import annotations
 
-import pytest
-
-from tui.app import DebuggerApp
+from pinned_app import pinned_app
 
 WIDE = (120, 36)
 SMALL = (80, 24)
 
 
-@pytest.fixture(autouse=True)
-def _colours(monkeypatch):
-    monkeypatch.delenv("NO_COLOR", raising=False)
-
-
-def make_app(source) -> DebuggerApp:
-    app = DebuggerApp(source)
-    app.theme = "textual-dark"  # TEXTUAL_THEME in the environment would change the colours
-    return app
+make_app = pinned_app
 
 
 def at_step(step: int | None = None, *, breakpoints=(), bookmarks=()):

@@ -6,21 +6,13 @@ deliberate change with `--snapshot-update`, then look at the SVG."""
 
 from __future__ import annotations
 
-import pytest
-
-from tui.app import DebuggerApp
+from pinned_app import pinned_app
 
 SIZE = (120, 36)
 
 
-@pytest.fixture(autouse=True)
-def _colours(monkeypatch):
-    monkeypatch.delenv("NO_COLOR", raising=False)
-
-
 def test_breakpoint_list_with_hit_counts(snap_compare):
-    app = DebuggerApp("kv_preemption")
-    app.theme = "textual-dark"
+    app = pinned_app("kv_preemption")
 
     async def run_before(pilot) -> None:
         await app.workers.wait_for_complete()

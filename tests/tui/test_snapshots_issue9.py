@@ -11,9 +11,7 @@ started): every SVG is deterministic. Regenerate after a deliberate UI change wi
 
 from __future__ import annotations
 
-import pytest
-
-from tui.app import DebuggerApp
+from pinned_app import pinned_app
 from tui.widgets.kv_map import KVMap
 
 WIDE = (120, 36)
@@ -21,15 +19,7 @@ TALL = (120, 48)
 LARGE = (200, 60)
 
 
-@pytest.fixture(autouse=True)
-def _colours(monkeypatch):
-    monkeypatch.delenv("NO_COLOR", raising=False)
-
-
-def make_app(source) -> DebuggerApp:
-    app = DebuggerApp(source)
-    app.theme = "textual-dark"  # TEXTUAL_THEME in the environment would change the colours
-    return app
+make_app = pinned_app
 
 
 def at_step(step: int | None = None, select: str | None = None, then=None):

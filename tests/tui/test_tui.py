@@ -20,7 +20,8 @@ from mini_engine.recording.store import Recording
 from mini_engine.scenarios.catalog import resolve_scenario
 from mini_engine.scenarios.loader import load_scenario
 from mini_engine.recording.jsonl import save_jsonl
-from tui.app import PLAY_SPEEDS, DebuggerApp
+from pinned_app import pinned_app
+from tui.app import PLAY_SPEEDS
 from tui.keymap import KEYMAP, OTHER_ACTIONS
 from tui.screens.breakpoints import BreakpointsScreen
 from tui.screens.detail import RequestDetailScreen
@@ -108,10 +109,7 @@ def edges(rec: Recording, predicate) -> list[int]:
     return out
 
 
-def open_app(source, **kw) -> DebuggerApp:
-    app = DebuggerApp(source, **kw)
-    app.theme = "textual-dark"
-    return app
+open_app = pinned_app
 
 
 # ----------------------------------------------------------------------------- stepping

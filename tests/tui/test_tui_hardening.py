@@ -26,6 +26,7 @@ from mini_engine.errors import MiniEngineError
 from mini_engine.recording.jsonl import load_jsonl, save_jsonl
 from mini_engine.scenarios.catalog import resolve_scenario
 from mini_engine.sources import open_source
+from pinned_app import pinned_app
 from tui.app import DebuggerApp
 from tui.screens.breakpoints import BreakpointsScreen
 from tui.screens.confirm import ConfirmScreen
@@ -42,9 +43,7 @@ EVIL_IDS = ("r[/]\x1b[31m", "[b]x\u202e")
 
 
 def make_app(source=BASE) -> DebuggerApp:
-    app = DebuggerApp(source)
-    app.theme = "textual-dark"
-    return app
+    return pinned_app(source)
 
 
 async def ready(app, pilot) -> None:
